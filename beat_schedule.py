@@ -1,0 +1,37 @@
+"""The Beat schedule, declared in one place, naming tasks by their registered names.
+
+Only one Beat may run: ``hub beat`` takes a lock first (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.schedules import crontab
+
+from hub.config import Config
+
+
+def _cron(expression: str) -> crontab:
+    minute, hour, day_of_month, month_of_year, day_of_week = expression.split()
+    return crontab(minute=minute, hour=hour, day_of_month=day_of_month,
+                   month_of_year=month_of_year, day_of_week=day_of_week)
+
+
+def build(config: Config) -> dict[str, dict[str, Any]]:
+    """The entries for ``beat_schedule``; each names a task registered under ``tasks/``."""
+    return {
+        "device-score-transfer": {
+            "task": "device_score.run",
+            "schedule": _cron(config["device.score.schedule"]),
+            "kwargs": {"source": config["dacs.file.target.transfer.pref"]},
+        },
+        "reconcile-pending-segments": {
+            "task": "housekeeping.reconcile",
+            "schedule": 60.0,
+        },
+        "prune-ledger-and-staging": {
+            "task": "housekeeping.prune",
+            "schedule": _cron("17 3 * * *"),
+        },
+    }

@@ -1,0 +1,370 @@
+"""The ``hub`` command: ``hub up`` runs everything; each part also runs alone for real deployments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub.config import ConfigError, check_ready, load_config
+
+SANDBOX_PORT = 8081
+MAIL_PORT = 8025
+
+
+def _load(config_file: str | None):  # type: ignore[no-untyped-def]
+    try:
+        return load_config(config_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _init(config_file: str | None):  # type: ignore[no-untyped-def]
+    from hub import runtime
+    from hub.logs import setup_logging
+
+    config = _load(config_file)
+    setup_logging(os.environ.get("HUB_LOG_LEVEL", "INFO"), config.secrets())
+    runtime.init(config)
+    return config
+
+
+config_option = click.option("--config", "config_file", envvar="HUB_CONFIG", default=None,
+                             help="config file (key = value lines); default $HUB_CONFIG")
+
+
+@click.group()
+def main() -> None:
+    """The utility integration hub between DACS and Edge DERMS."""
+
+
+# -- the parts ---------------------------------------------------------------------------------
+@main.command()
+@config_option
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def web(config_file: str | None, host: str, port: int, threads: int) -> None:
+    """Run the front door (waitress)."""
+    from waitress import serve
+
+    from hub.app import create_app
+
+    config = _init(config_file)
+    app = create_app(config)
+    serve(app, host=host, port=port, threads=threads, ident="hub",
+          max_request_body_size=config["upload.max.bytes"])
+
+
+@main.command()
+@config_option
+@click.option("--concurrency", type=int, default=None, help="processes; default worker.concurrency")
+@click.option("--pool", default="prefork", show_default=True,
+              type=click.Choice(["prefork", "threads", "solo"]))
+@click.option("--queues", default=None, help="comma-separated; default all the hub's queues")
+@click.option("--hostname", default=None)
+def worker(config_file: str | None, concurrency: int | None, pool: str, queues: str | None,
+           hostname: str | None) -> None:
+    """Run a Celery worker for every flow."""
+    from tasks.app import QUEUES, celery_app
+
+    config = _init(config_file)
+    argv = ["worker", f"--concurrency={concurrency or config['worker.concurrency']}",
+            f"--pool={pool}", f"--queues={queues or ','.join(QUEUES)}", "--loglevel=INFO",
+            "--without-gossip", "--without-mingle", "-E"]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    celery_app.worker_main(argv)
+
+
+@main.command()
+@config_option
+def beat(config_file: str | None) -> None:
+    """Run Celery Beat. Only one may run: it holds a lease in the ledger while it runs."""
+    from hub import runtime
+    from tasks.app import celery_app
+
+    config = _init(config_file)
+    ledger = runtime.get().ledger
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    lease = dt.timedelta(seconds=60)
+    if not ledger.claim_file("beat", "lock", owner, lease):
+        raise click.ClickException("another hub beat holds the lock; only one Beat may run "
+                                   "(the lease expires 60 s after that Beat stops)")
+
+    def renew() -> None:
+        while True:
+            time.sleep(20)
+            if not ledger.renew_claim("beat", "lock", owner, lease):
+                click.echo("hub beat lost its lock; stopping", err=True)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=renew, daemon=True, name="beat-lock").start()
+    try:
+        celery_app.start(["beat", "--loglevel=INFO",
+                          f"--schedule={config.var_dir / 'beat-schedule'}"])
+    finally:
+        ledger.release_claim("beat", "lock", owner)
+
+
+@main.command()
+@config_option
+@click.option("--port", default=5555, show_default=True, type=int)
+@click.option("--address", default="0.0.0.0", show_default=True)
+def flower(config_file: str | None, port: int, address: str) -> None:
+    """Run Flower behind the ops credentials, with persistent state under var/."""
+    from tasks.app import celery_app
+
+    config = _init(config_file)
+    user, password = config.get("clients.ops.username"), config.get("clients.ops.password")
+    if not (user and password):
+        raise click.ClickException("Flower needs clients.ops.username and clients.ops.password")
+    # Through the environment, not argv: argv is visible to every user of the machine.
+    os.environ["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
+    os.environ.setdefault("FLOWER_UNAUTHENTICATED_API", "false")
+    celery_app.start(["flower", f"--port={port}", f"--address={address}", "--persistent=True",
+                      f"--db={config.var_dir / 'flower.db'}", "--state_save_interval=60000",
+                      "--purge_offline_workers=600"])
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=SANDBOX_PORT, show_default=True, type=int)
+def sandbox(host: str, port: int) -> None:
+    """Run the simulated DACS (/dacs) and DERMS (/derms)."""
+    from hub.sandbox import run_sandbox_forever
+
+    run_sandbox_forever(host, port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=MAIL_PORT, show_default=True, type=int)
+@click.option("--dir", "directory", default="var/mail", show_default=True)
+def mailsink(host: str, port: int, directory: str) -> None:
+    """Run an SMTP sink that writes each mail it receives as an .eml file."""
+    from hub.mailsink import run_mail_sink_forever
+
+    run_mail_sink_forever(directory, host, port)
+
+
+# -- config ------------------------------------------------------------------------------------
+@main.group()
+def config() -> None:
+    """Inspect and validate the configuration."""
+
+
+@config.command("check")
+@config_option
+def config_check(config_file: str | None) -> None:
+    """Validate the config; name each bad or missing property and exit non-zero if any."""
+    try:
+        cfg = load_config(config_file)
+    except ConfigError as exc:
+        for name, message in sorted(exc.problems.items()):
+            click.echo(f"{name}: {message}", err=True)
+        sys.exit(1)
+    problems = check_ready(cfg)
+    for name, message in sorted(problems.items()):
+        click.echo(f"{name}: {message}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("config OK")
+
+
+@config.command("show")
+@config_option
+def config_show(config_file: str | None) -> None:
+    """Print every property with its value (secrets masked) and where it came from."""
+    cfg = _load(config_file)
+    for name, value in sorted(cfg.public().items()):
+        click.echo(f"{name} = {'' if value is None else value}    # {cfg.sources.get(name, 'default')}")
+
+
+@config.command("table")
+def config_table() -> None:
+    """Print every property as the Markdown tables of docs/configuration.md."""
+    from hub.config import PROPERTIES, env_name
+
+    def default(prop: Any) -> str:
+        value = prop.default
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return f"`{value}`"
+
+    groups = [
+        ("Inbound credentials (who may call the hub)", lambda k: k.startswith("clients.")),
+        ("Targets and outbound credentials",
+         lambda k: k in ("dacs.base.url", "derms.base.url") or ".auth." in k),
+        ("Outbound paths (defaults are the contract's; override per site)",
+         lambda k: ".path." in k),
+        ("Files and transfers (Oracle's ConfigProps)", lambda k: k.startswith("dacs.")),
+        ("Notifications (Oracle's ConfigProps and Email_ID)",
+         lambda k: k.startswith(("notification.", "email."))),
+        ("The hub's own", lambda k: True),
+    ]
+    seen: set[str] = set()
+    for title, belongs in groups:
+        click.echo(f"\n### {title}\n\n| Property | Environment | Default | Secret | Meaning |\n"
+                   "|---|---|---|---|---|")
+        for name, prop in PROPERTIES.items():
+            if name not in seen and belongs(name):
+                seen.add(name)
+                click.echo(f"| `{name}` | `{env_name(name)}` | {default(prop)} | "
+                           f"{'yes' if prop.secret else ''} | {prop.doc} |")
+
+
+# -- hub up ------------------------------------------------------------------------------------
+def _sandbox_env(var_dir: Path, env: dict[str, str]) -> dict[str, str]:
+    """Defaults for --sandbox: the simulated targets, the mail sink, and local credentials."""
+    base = f"http://127.0.0.1:{SANDBOX_PORT}"
+    defaults = {"HUB_DACS_BASE_URL": f"{base}/dacs", "HUB_DERMS_BASE_URL": f"{base}/derms",
+                "HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(MAIL_PORT),
+                "HUB_EMAIL_TO": "integration-errors@localhost",
+                "HUB_EMAIL_TO_PROCESS_NOTIFICATION": "integration-ops@localhost"}
+    credentials_file = var_dir / "sandbox-credentials.json"
+    if credentials_file.exists():
+        credentials = json.loads(credentials_file.read_text())
+    else:
+        # Made once per checkout and kept under var/, so restarts keep the same credentials.
+        credentials = {client: {"username": client, "password": secrets.token_urlsafe(12)}
+                       for client in ("dacs", "derms", "ops")}
+        var_dir.mkdir(parents=True, exist_ok=True)
+        credentials_file.write_text(json.dumps(credentials, indent=2))
+        credentials_file.chmod(0o600)
+    for client, pair in credentials.items():
+        defaults[f"HUB_CLIENTS_{client.upper()}_USERNAME"] = pair["username"]
+        defaults[f"HUB_CLIENTS_{client.upper()}_PASSWORD"] = pair["password"]
+    config_file = env.get("HUB_CONFIG")
+    from_file = {}
+    if config_file:
+        from hub.config import _read_config_file
+
+        from_file = _read_config_file(Path(config_file))
+    return {k: v for k, v in defaults.items()
+            if k not in env and k[4:].lower().replace("_", ".") not in from_file}
+
+
+@main.command()
+@config_option
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--flower-port", default=5555, show_default=True, type=int,
+              help="0 runs no Flower")
+@click.option("--sandbox", is_flag=True, help="also run simulated DACS and DERMS and a mail sink")
+@click.option("--concurrency", type=int, default=None, help="worker processes")
+def up(config_file: str | None, port: int, flower_port: int, sandbox: bool,
+       concurrency: int | None) -> None:
+    """Run the whole hub in the foreground, each part a child process, until Ctrl-C."""
+    env = dict(os.environ)
+    if config_file:
+        env["HUB_CONFIG"] = str(Path(config_file).resolve())
+    if sandbox:
+        env.update(_sandbox_env(Path(env.get("HUB_VAR_DIR", "var")).resolve(), env))
+    try:
+        config = load_config(env=env)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    problems = check_ready(config)
+    if problems:
+        for name, message in sorted(problems.items()):
+            click.echo(f"{name}: {message}", err=True)
+        raise click.ClickException("fix the config (hub config check), or use --sandbox")
+    me = [sys.executable, "-m", "hub.cli"]
+    parts: dict[str, list[str]] = {}
+    if sandbox:
+        parts["sandbox"] = me + ["sandbox", "--port", str(SANDBOX_PORT)]
+        parts["mailsink"] = me + ["mailsink", "--port", str(MAIL_PORT),
+                                  "--dir", str(config.var_dir / "mail")]
+    parts["web"] = me + ["web", "--port", str(port)]
+    parts["worker"] = me + ["worker"] + ([f"--concurrency={concurrency}"] if concurrency else [])
+    parts["beat"] = me + ["beat"]
+    if flower_port:
+        parts["flower"] = me + ["flower", "--port", str(flower_port)]
+    _supervise(parts, env, lambda: _banner(config, port, flower_port, sandbox))
+
+
+def _banner(config: Any, port: int, flower_port: int, sandbox: bool) -> None:
+    lines = [
+        "", "The hub is up.",
+        f"  front door   http://localhost:{port}  (API docs: /api/v1/docs, ops pages: /ops)",
+        f"  Flower       http://localhost:{flower_port}" if flower_port else "  Flower       off",
+        f"  DACS         {config['dacs.base.url']}", f"  DERMS        {config['derms.base.url']}",
+    ]
+    if sandbox:
+        lines += [f"  mail sink    smtp://127.0.0.1:{MAIL_PORT} -> {config.var_dir / 'mail'}",
+                  f"  sandbox control  http://127.0.0.1:{SANDBOX_PORT}/_sandbox/state"]
+    lines += [f"  ledger       {_mask(config.database_url)}",
+              f"  broker       {_mask(config.broker_url)}", "", "Credentials (Basic auth):"]
+    for client in ("dacs", "derms", "ops"):
+        user = config.get(f"clients.{client}.username")
+        if user:
+            # The one place a password is printed: to the operator's own terminal, at start.
+            lines.append(f"  {client:6s} {user}:{config.get(f'clients.{client}.password')}")
+    lines += ["", "Ctrl-C stops everything.", ""]
+    click.echo("\n".join(lines))
+
+
+def _mask(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
+
+
+def _supervise(parts: dict[str, list[str]], env: dict[str, str], on_started: Any) -> None:
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = threading.Event()
+
+    def start(name: str) -> None:
+        children[name] = subprocess.Popen(parts[name], env=env, start_new_session=True)
+
+    def stop(*_: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for name in parts:
+        start(name)
+        if name in {"sandbox", "mailsink"}:
+            time.sleep(0.5)  # the targets first, so the first requests find them
+    on_started()
+    try:
+        while not stopping.wait(0.5):
+            for name, child in list(children.items()):
+                code = child.poll()
+                if code is not None:
+                    click.echo(f"[hub up] {name} exited with {code}; restarting it", err=True)
+                    time.sleep(1)
+                    start(name)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children.values():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        click.echo("[hub up] stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The OpenAPI 3 document, generated from the flow registry and the marshmallow schemas."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Response, jsonify, render_template_string
+
+from hub.auth import require
+from hub.flows import FLOWS
+
+bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+@lru_cache(maxsize=1)
+def build_spec() -> dict[str, Any]:
+    spec = APISpec(title="Utility integration hub", version="1", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "DACS <-> Edge DERMS integration hub. See docs/flows.md."})
+    spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Problem", {"type": "object", "properties": {
+        k: {"type": "string"} for k in ("type", "title", "detail", "correlationId")} | {
+        "status": {"type": "integer"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array",
+                                                               "items": {"type": "string"}}}}})
+    spec.components.schema("Job", {"type": "object", "properties": {
+        "jobId": {"type": "string"}, "flow": {"type": "string"},
+        "status": {"type": "string", "enum": ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"]},
+        "progress": {"type": "object", "properties": {"done": {"type": "integer"},
+                                                      "total": {"type": "integer"}}},
+        "result": {}, "errors": {"type": "array", "items": {}},
+        "createdAt": {"type": "string"}, "updatedAt": {"type": "string"}}})
+    errors = {str(s): {"description": d, "content": {"application/problem+json": {"schema": _PROBLEM}}}
+              for s, d in ((400, "bad input"), (401, "no valid credentials"),
+                           (403, "another system's flow"), (409, "already in progress"),
+                           (413, "body too large"))}
+    for flow in sorted(FLOWS.values(), key=lambda f: f.path):
+        if flow.schema is not None and flow.schema.__name__ not in spec.components.schemas:
+            spec.components.schema(flow.schema.__name__, schema=flow.schema)
+        body: dict[str, Any]
+        if flow.multipart:
+            body = {"multipart/form-data": {"schema": {"type": "object", "properties": {
+                "message": {"type": "string", "description": "JSON: " + (
+                    flow.schema.__name__ if flow.schema else "message")},
+                "file": {"type": "string", "format": "binary"}}}}}
+        elif flow.schema is not None:
+            body = {"application/json": {"schema": flow.schema.__name__}}
+        else:
+            body = {"application/json": {"schema": {"type": "object"}}}
+        responses = dict(errors)
+        for status, text in flow.answers.items():
+            responses[str(status)] = {"description": text}
+        if flow.mode == "sync":
+            responses["504"] = {"description": "no answer within sync.timeout.seconds; poll the job",
+                                "content": {"application/problem+json": {"schema": _PROBLEM}}}
+        spec.path(path=flow.path, operations={flow.method.lower(): {
+            "operationId": flow.name, "summary": flow.summary, "tags": [flow.client],
+            "description": f"Flow `{flow.name}`, {flow.mode}. Client: `{flow.client}`.",
+            "security": [{"basic": []}, {"bearer": []}],
+            "requestBody": {"required": True, "content": body}, "responses": responses}})
+    spec.path(path="/api/v1/jobs/{jobId}", operations={"get": {
+        "operationId": "get_job", "summary": "One job's status", "security": [{"basic": []}],
+        "parameters": [{"in": "path", "name": "jobId", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "the job", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Job"}}}}, "404": errors["401"]}}})
+    return spec.to_dict()
+
+
+@bp.get("/openapi.json")
+@require("dacs", "derms", "ops")
+def openapi_json() -> Response:
+    return jsonify(build_spec())
+
+
+_DOCS = """<!doctype html><html><head><meta charset="utf-8"><title>Hub API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:0 .2rem}td,th{text-align:left;padding:.3rem .6rem;
+border-bottom:1px solid #ddd}</style></head><body><h1>Hub API</h1>
+<p>The machine-readable document is <a href="openapi.json"><code>/api/v1/openapi.json</code></a>.</p>
+<table><tr><th>Method</th><th>Path</th><th>Client</th><th>Mode</th><th>What it does</th></tr>
+{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() %}
+<tr><td>{{ method|upper }}</td><td><code>{{ path }}</code></td><td>{{ (op.tags or ['-'])[0] }}</td>
+<td>{{ op.description.split(',')[1].split('.')[0] if op.description else '' }}</td>
+<td>{{ op.summary }}</td></tr>{% endfor %}{% endfor %}</table></body></html>"""
+
+
+@bp.get("/docs")
+@require("dacs", "derms", "ops")
+def docs() -> str:
+    spec = build_spec()
+    return render_template_string(_DOCS, spec=_Obj(spec))
+
+
+class _Obj(dict):  # lets the template say spec.paths
+    __getattr__ = dict.get  # type: ignore[assignment]
