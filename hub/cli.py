@@ -232,11 +232,12 @@ def config_table() -> None:
 
 
 # -- hub up ------------------------------------------------------------------------------------
-def _sandbox_env(var_dir: Path, env: dict[str, str]) -> dict[str, str]:
+def _sandbox_env(var_dir: Path, env: dict[str, str], sandbox_port: int,
+                 mail_port: int) -> dict[str, str]:
     """Defaults for --sandbox: the simulated targets, the mail sink, and local credentials."""
-    base = f"http://127.0.0.1:{SANDBOX_PORT}"
+    base = f"http://127.0.0.1:{sandbox_port}"
     defaults = {"HUB_DACS_BASE_URL": f"{base}/dacs", "HUB_DERMS_BASE_URL": f"{base}/derms",
-                "HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(MAIL_PORT),
+                "HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(mail_port),
                 "HUB_EMAIL_TO": "integration-errors@localhost",
                 "HUB_EMAIL_TO_PROCESS_NOTIFICATION": "integration-ops@localhost"}
     credentials_file = var_dir / "sandbox-credentials.json"
@@ -269,14 +270,17 @@ def _sandbox_env(var_dir: Path, env: dict[str, str]) -> dict[str, str]:
               help="0 runs no Flower")
 @click.option("--sandbox", is_flag=True, help="also run simulated DACS and DERMS and a mail sink")
 @click.option("--concurrency", type=int, default=None, help="worker processes")
+@click.option("--sandbox-port", default=SANDBOX_PORT, show_default=True, type=int)
+@click.option("--mail-port", default=MAIL_PORT, show_default=True, type=int)
 def up(config_file: str | None, port: int, flower_port: int, sandbox: bool,
-       concurrency: int | None) -> None:
+       concurrency: int | None, sandbox_port: int, mail_port: int) -> None:
     """Run the whole hub in the foreground, each part a child process, until Ctrl-C."""
     env = dict(os.environ)
     if config_file:
         env["HUB_CONFIG"] = str(Path(config_file).resolve())
     if sandbox:
-        env.update(_sandbox_env(Path(env.get("HUB_VAR_DIR", "var")).resolve(), env))
+        env.update(_sandbox_env(Path(env.get("HUB_VAR_DIR", "var")).resolve(), env,
+                                sandbox_port, mail_port))
     try:
         config = load_config(env=env)
     except ConfigError as exc:
@@ -289,18 +293,20 @@ def up(config_file: str | None, port: int, flower_port: int, sandbox: bool,
     me = [sys.executable, "-m", "hub.cli"]
     parts: dict[str, list[str]] = {}
     if sandbox:
-        parts["sandbox"] = me + ["sandbox", "--port", str(SANDBOX_PORT)]
-        parts["mailsink"] = me + ["mailsink", "--port", str(MAIL_PORT),
+        parts["sandbox"] = me + ["sandbox", "--port", str(sandbox_port)]
+        parts["mailsink"] = me + ["mailsink", "--port", str(mail_port),
                                   "--dir", str(config.var_dir / "mail")]
     parts["web"] = me + ["web", "--port", str(port)]
     parts["worker"] = me + ["worker"] + ([f"--concurrency={concurrency}"] if concurrency else [])
     parts["beat"] = me + ["beat"]
     if flower_port:
         parts["flower"] = me + ["flower", "--port", str(flower_port)]
-    _supervise(parts, env, lambda: _banner(config, port, flower_port, sandbox))
+    _supervise(parts, env, lambda: _banner(config, port, flower_port, sandbox, sandbox_port,
+                                           mail_port))
 
 
-def _banner(config: Any, port: int, flower_port: int, sandbox: bool) -> None:
+def _banner(config: Any, port: int, flower_port: int, sandbox: bool, sandbox_port: int,
+            mail_port: int) -> None:
     lines = [
         "", "The hub is up.",
         f"  front door   http://localhost:{port}  (API docs: /api/v1/docs, ops pages: /ops)",
@@ -308,8 +314,8 @@ def _banner(config: Any, port: int, flower_port: int, sandbox: bool) -> None:
         f"  DACS         {config['dacs.base.url']}", f"  DERMS        {config['derms.base.url']}",
     ]
     if sandbox:
-        lines += [f"  mail sink    smtp://127.0.0.1:{MAIL_PORT} -> {config.var_dir / 'mail'}",
-                  f"  sandbox control  http://127.0.0.1:{SANDBOX_PORT}/_sandbox/state"]
+        lines += [f"  mail sink    smtp://127.0.0.1:{mail_port} -> {config.var_dir / 'mail'}",
+                  f"  sandbox control  http://127.0.0.1:{sandbox_port}/_sandbox/state"]
     lines += [f"  ledger       {_mask(config.database_url)}",
               f"  broker       {_mask(config.broker_url)}", "", "Credentials (Basic auth):"]
     for client in ("dacs", "derms", "ops"):

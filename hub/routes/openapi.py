@@ -41,16 +41,16 @@ def build_spec() -> dict[str, Any]:
                            (403, "another system's flow"), (409, "already in progress"),
                            (413, "body too large"))}
     for flow in sorted(FLOWS.values(), key=lambda f: f.path):
-        if flow.schema is not None and flow.schema.__name__ not in spec.components.schemas:
-            spec.components.schema(flow.schema.__name__, schema=flow.schema)
+        name = flow.schema.__name__.removesuffix("Schema") if flow.schema else None
+        if flow.schema is not None and name not in spec.components.schemas:
+            spec.components.schema(name, schema=flow.schema)
         body: dict[str, Any]
         if flow.multipart:
             body = {"multipart/form-data": {"schema": {"type": "object", "properties": {
-                "message": {"type": "string", "description": "JSON: " + (
-                    flow.schema.__name__ if flow.schema else "message")},
+                "message": {"type": "string", "description": "JSON: " + (name or "message")},
                 "file": {"type": "string", "format": "binary"}}}}}
         elif flow.schema is not None:
-            body = {"application/json": {"schema": flow.schema.__name__}}
+            body = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
         else:
             body = {"application/json": {"schema": {"type": "object"}}}
         responses = dict(errors)
