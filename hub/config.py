@@ -449,6 +449,8 @@ def _check_combinations(values: Mapping[str, Any], problems: dict[str, str]) -> 
             for key, value in zip(("token.url", "client.id", "client.secret"), oauth, strict=True):
                 if not value:
                     problems[f"{target}.auth.{key}"] = "OAuth2 needs token.url, client.id and client.secret"
+    if values["smtp.starttls"] and values["smtp.ssl"]:
+        problems["smtp.ssl"] = "smtp.ssl (TLS from the start) and smtp.starttls exclude each other"
     if values["http.retry.max"] < 0:
         problems["http.retry.max"] = "must be 0 or more"
 

@@ -58,12 +58,13 @@ def test_every_bad_property_is_named() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(env={"HUB_SYNC_TIMEOUT_SECONDS": "soon", "HUB_DACS_BASE_URL": "ftp://x",
                          "HUB_DACS_FILE_TARGET_TRANSFER_PREF": "s3",
-                         "HUB_DEVICE_SCORE_SCHEDULE": "every minute"},
+                         "HUB_DEVICE_SCORE_SCHEDULE": "every minute",
+                         "HUB_SMTP_STARTTLS": "true", "HUB_SMTP_SSL": "yes"},
                     overrides={"no.such.property": "1", "clients.ops.username": "ops"})
     problems = caught.value.problems
     assert set(problems) >= {"sync.timeout.seconds", "dacs.base.url",
                              "dacs.file.target.transfer.pref", "device.score.schedule",
-                             "no.such.property", "clients.ops.password"}
+                             "no.such.property", "clients.ops.password", "smtp.ssl"}
     assert "http(s) URL" in problems["dacs.base.url"]
 
 
