@@ -91,14 +91,20 @@ class Intake:
         if earlier is None:
             return None
         job = self.ledger.get_job(earlier)
-        if job is None or job["status"] == JobStatus.FAILED:
+        if job is None:
+            # The first request claimed the key and is still being accepted (staging its file,
+            # say): it is in progress.
+            raise ApiError(409, "Already in progress",
+                           f"message {self.key} is being accepted as job {earlier}",
+                           extra={"jobId": earlier, "statusUrl": _status_url(earlier)})
+        if job["status"] == JobStatus.FAILED:
             if self.ledger.rebind_key(self.flow.name, self.key, earlier, self.job_id):
                 log.info("replay of a failed message: a new attempt",
                          extra={"earlierJob": earlier, "key": self.key})
                 return None
-            job = self.ledger.get_job(self.ledger.claim_key(self.flow.name, self.key,
-                                                            self.job_id) or earlier)
-        assert job is not None
+            # Another replay won the rebind a moment ago: that one is the attempt in progress.
+            raise ApiError(409, "Already in progress",
+                           f"message {self.key} is being retried by another request")
         if job["status"] in (JobStatus.QUEUED, JobStatus.RUNNING):
             raise ApiError(409, "Already in progress",
                            f"message {self.key} is being processed as job {job['id']}",
