@@ -148,11 +148,28 @@ PROPERTIES: dict[str, Prop] = {
     "broker.key.prefix": Prop(_str, None, doc="prefix of the hub's keys on a shared Redis"),
     "database.url": Prop(_str, None, secret=True, doc="the ledger; SQLite under var/ by default"),
     "staging.url": Prop(_str, None, doc="accepted files: a folder or s3://bucket/prefix"),
+    "lookups.dir": Prop(_str, None, doc="folder of site-edited value lookups (_EventType, "
+                        "_AssetType, _Routing ...) replacing the packaged ones"),
     "hub.public.url": Prop(_str, "http://localhost:8080", doc="links in emails point here"),
     "dacs.base.url": Prop(_url, None, doc="DACS base URL, may carry a path prefix"),
     "derms.base.url": Prop(_url, None, doc="DERMS base URL, may carry a path prefix"),
     "sync.timeout.seconds": Prop(_float, 60.0),
     "dacs.file.segment.size": Prop(_pos_int, 1000),
+    "dacs.file.segment.deadline.seconds": Prop(
+        _pos_int, 600, doc="a file job whose segments made no progress for this long has its "
+                           "pending segments re-enqueued by the reconciler"),
+    "staging.s3.endpoint.url": Prop(_str, None, doc="S3-compatible endpoint of an s3:// "
+                                                   "staging.url (default: AWS)"),
+    "staging.s3.region": Prop(_str, None, doc="region of an s3:// staging.url"),
+    "staging.s3.access.key.id": Prop(_str, None, doc="access key id of an s3:// staging.url "
+                                                    "(default: boto3's credential chain)"),
+    "staging.s3.secret.access.key": Prop(_str, None, secret=True,
+                                         doc="secret key of an s3:// staging.url"),
+    "staging.retention.days": Prop(_pos_int, 7, doc="staged files are deleted this long after "
+                                                   "upload, unless their job still runs"),
+    "ledger.retention.days": Prop(_pos_int, 30, doc="finished jobs, their segments and timeline, "
+                                                   "and resolved dead letters are deleted after "
+                                                   "this long"),
     "http.timeout.seconds": Prop(_float, 30.0),
     "http.retry.max": Prop(_int, 5),
     "http.retry.backoff.seconds": Prop(_float, 1.0, doc="first retry delay; doubles each time"),
@@ -466,4 +483,10 @@ def check_ready(config: Config) -> dict[str, str]:
             problems[f"clients.{client}.password"] = "missing: give a password or a token"
     if config.get("notification.email.error.flag") and not config.get("email.to"):
         problems["email.to"] = "missing: the error email has no recipient"
+    from mappings.lookups import LookupFileError, load
+
+    try:
+        load(config.get("lookups.dir"))
+    except LookupFileError as exc:
+        problems["lookups.dir"] = str(exc)
     return problems

@@ -20,6 +20,8 @@ class Runtime:
     def __init__(self, config: Config):
         self.config = config
         self._lock = threading.Lock()
+        #: DACS targets other than ``dacs.base.url``, by base URL (the _Routing lookup's values)
+        self._routed: dict[str, HttpTarget] = {}
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -33,6 +35,29 @@ class Runtime:
     def derms(self) -> HttpTarget:
         return make_target(self.config, "derms")
 
+    def dacs_for(self, drms_instance_id: str | None) -> HttpTarget:
+        """The DACS that serves a DERMS instance, by the _Routing lookup (``mappings/lookups``).
+
+        No instance, or the row's marker ``dacs.base.url``, gives :attr:`dacs`. Another row's URL
+        gives a target with that base URL and the same paths, timeout and credentials. An
+        instance with no row raises :class:`mappings.lookups.UnknownInstance`.
+        """
+        if not drms_instance_id:
+            return self.dacs
+        from mappings import lookups
+
+        base = lookups.load(self.config.get("lookups.dir")).dacs_base_url(drms_instance_id)
+        if base is None:
+            return self.dacs
+        with self._lock:
+            target = self._routed.get(base)
+            if target is None:
+                default = self.dacs
+                target = HttpTarget("dacs", base, default.paths, timeout=default.timeout,
+                                    basic=default.basic, oauth=default.oauth)
+                self._routed[base] = target
+            return target
+
     def after_fork(self) -> None:
         """In a forked worker child: never reuse the parent's sockets or pooled connections."""
         if "ledger" in self.__dict__:
@@ -41,6 +66,9 @@ class Runtime:
             target = self.__dict__.pop(name, None)
             if target is not None:
                 target.session.close()
+        for target in self._routed.values():
+            target.session.close()
+        self._routed.clear()
 
 
 _current: Runtime | None = None
@@ -49,11 +77,23 @@ _current: Runtime | None = None
 def init(config: Config) -> Runtime:
     """Make ``config`` the process's configuration, configuring the Celery app from it too."""
     global _current
+    _check_lookups(config)
     _current = Runtime(config)
     from tasks.app import configure_celery
 
     configure_celery(config)
     return _current
+
+
+def _check_lookups(config: Config) -> None:
+    """Read the value lookups now, so a bad site lookup stops the process at start."""
+    from hub.config import ConfigError
+    from mappings import lookups
+
+    try:
+        lookups.load(config.get("lookups.dir"))
+    except lookups.LookupFileError as exc:
+        raise ConfigError({"lookups.dir": str(exc)}) from exc
 
 
 def get() -> Runtime:
