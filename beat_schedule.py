@@ -1,6 +1,9 @@
 """The Beat schedule, declared in one place, naming tasks by their registered names.
 
-Only one Beat may run: ``hub beat`` takes a lock first (see docs/operations.md).
+Only one Beat may run: ``hub beat`` holds a lease in the ledger while it runs, and a second
+``hub beat`` refuses to start (docs/configuration.md, "Beat: only one"). Device Score runs may
+still overlap (a slow run and the next tick, or a run-now): each file is claimed in the ledger
+before it is read, so none is sent twice. The schedule is read when Beat starts.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import Any
 
 from celery import Task
@@ -72,6 +73,17 @@ class HubTask(Task):
 
     # -- machinery ------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # A file segment (its kwargs carry the segment number): time it, for hub_segment_seconds.
+        seq = kwargs.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            return self._run(args, kwargs)
+        started = time.monotonic()
+        try:
+            return self._run(args, kwargs)
+        finally:
+            metrics.SEGMENT_SECONDS.labels(flow=self.flow).observe(time.monotonic() - started)
+
+    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         job_id = kwargs.get("job_id")
         with bind(job_id, self.flow):
             ledger = runtime.get().ledger
@@ -166,11 +178,16 @@ class HubTask(Task):
             "downstreamMessage": report.get("message"), "target": report.get("target")}})
 
 
-def call(target: str, op: str, **kwargs: Any) -> Any:
-    """Call ``op`` on the DACS or DERMS client and put the call on the job's timeline."""
+def call(target: str, op: str, *, instance: str | None = None, **kwargs: Any) -> Any:
+    """Call ``op`` on the DACS or DERMS client and put the call on the job's timeline.
+
+    ``instance`` (a drmsInstanceId) picks the DACS that serves that DERMS instance, by the
+    _Routing lookup (:meth:`hub.runtime.Runtime.dacs_for`).
+    """
     from hub.logs import current_correlation_id
 
-    client = getattr(runtime.get(), target)
+    rt = runtime.get()
+    client = rt.dacs_for(instance) if target == "dacs" and instance else getattr(rt, target)
     job_id = current_correlation_id()
     try:
         status, body = client.call(op, **kwargs)
