@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,14 +32,35 @@ def _load(config_file: str | None):  # type: ignore[no-untyped-def]
         raise click.ClickException(str(exc)) from exc
 
 
-def _init(config_file: str | None):  # type: ignore[no-untyped-def]
-    from hub import runtime
+def _init(config_file: str | None, *, log_level: str = "INFO"):  # type: ignore[no-untyped-def]
+    """Load the config and prepare this process: metrics, JSON logs, then the runtime.
+
+    Metrics first: every hub process writes its counters to ``<var.dir>/metrics`` (multiprocess
+    mode, see hub/metrics.py), so that ``/metrics`` on the front door sees the workers' counts.
+    """
+    from hub import metrics, runtime
     from hub.logs import setup_logging
 
     config = _load(config_file)
-    setup_logging(os.environ.get("HUB_LOG_LEVEL", "INFO"), config.secrets())
+    metrics.setup(config.var_dir / "metrics")
+    setup_logging(os.environ.get("HUB_LOG_LEVEL", log_level), log_secrets(config))
     runtime.init(config)
     return config
+
+
+def log_secrets(config: Any) -> list[str]:
+    """Everything the logs must mask: each configured secret in every spelling, and the Basic
+    headers made from the configured user/password pairs."""
+    from hub.logs import secret_variants
+
+    pairs = [(config.get(f"clients.{c}.username"), config.get(f"clients.{c}.password"))
+             for c in ("dacs", "derms", "ops")]
+    pairs += [(config.get(f"{t}.auth.username"), config.get(f"{t}.auth.password"))
+              for t in ("dacs", "derms")]
+    pairs += [(config.get(f"{t}.auth.client.id"), config.get(f"{t}.auth.client.secret"))
+              for t in ("dacs", "derms")]
+    pairs.append((config.get("smtp.username"), config.get("smtp.password")))
+    return secret_variants(config.secrets(), [(u, p) for u, p in pairs if u and p])
 
 
 config_option = click.option("--config", "config_file", envvar="HUB_CONFIG", default=None,
@@ -78,10 +100,11 @@ def web(config_file: str | None, host: str, port: int, threads: int) -> None:
 def worker(config_file: str | None, concurrency: int | None, pool: str, queues: str | None,
            hostname: str | None) -> None:
     """Run a Celery worker for every flow."""
+    config = _init(config_file)
     from tasks.app import QUEUES, celery_app
 
-    config = _init(config_file)
-    argv = ["worker", f"--concurrency={concurrency or config['worker.concurrency']}",
+    # --quiet: no banner on stdout; every line the worker writes is a JSON log line.
+    argv = ["--quiet", "worker", f"--concurrency={concurrency or config['worker.concurrency']}",
             f"--pool={pool}", f"--queues={queues or ','.join(QUEUES)}", "--loglevel=INFO",
             "--without-gossip", "--without-mingle", "-E"]
     if hostname:
@@ -113,11 +136,31 @@ def beat(config_file: str | None) -> None:
                 return
 
     threading.Thread(target=renew, daemon=True, name="beat-lock").start()
+    _record_schedule_runs(ledger, celery_app)
     try:
-        celery_app.start(["beat", "--loglevel=INFO",
+        celery_app.start(["--quiet", "beat", "--loglevel=INFO",
                           f"--schedule={config.var_dir / 'beat-schedule'}"])
     finally:
         ledger.release_claim("beat", "lock", owner)
+
+
+def _record_schedule_runs(ledger: Any, celery_app: Any) -> Any:
+    """Each time Beat sends a scheduled task, record the entry's last run in the ledger, where
+    the ops pages (on any host) read it. Beat's own schedule file is a pickle shelve that only
+    the Beat host can read, and only while Beat does not hold it."""
+    from celery.signals import after_task_publish
+
+    entries: dict[str, list[str]] = {}
+    for name, entry in (celery_app.conf.beat_schedule or {}).items():
+        entries.setdefault(entry["task"], []).append(name)
+
+    def record(sender: str | None = None, headers: dict[str, Any] | None = None,
+               **_: Any) -> None:
+        for name in entries.get(sender or "", ()):
+            ledger.mark_schedule_run(name, sender, (headers or {}).get("id"))
+
+    after_task_publish.connect(record, weak=False)
+    return record
 
 
 @main.command()
@@ -231,6 +274,142 @@ def config_table() -> None:
                            f"{'yes' if prop.secret else ''} | {prop.doc} |")
 
 
+# -- failed work ---------------------------------------------------------------------------------
+@main.group()
+def failed() -> None:
+    """List, show, re-queue and discard failed work (the dead-letter ledger).
+
+    These commands talk to the ledger directly and enqueue on the configured broker, so they
+    work while the front door is down.
+    """
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """``2026-12-04T10:00:00Z`` (ISO 8601, UTC if no zone) or a relative ``30m``, ``2h``, ``1d``."""
+    if not value:
+        return None
+    import re
+
+    relative = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", value)
+    if relative:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
+        return dt.datetime.now(dt.UTC) - dt.timedelta(**{unit: int(relative.group(1))})
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: use ISO 8601 (2026-12-04T10:00:00Z) or 30m, 2h, "
+                                 "1d") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _failed_init(config_file: str | None) -> Any:
+    from hub import runtime
+
+    # Quiet logs: the command's own output is what the operator reads.
+    _init(config_file, log_level="WARNING")
+    return runtime.get().ledger
+
+
+@failed.command("list")
+@config_option
+@click.option("--flow", default=None, help="only this flow")
+@click.option("--since", default=None, help="ISO 8601 time, or 30m, 2h, 1d ago")
+@click.option("--status", default="OPEN", show_default=True,
+              type=click.Choice(["OPEN", "REQUEUED", "DISCARDED", "all"], case_sensitive=False))
+@click.option("--limit", default=500, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="a JSON array, for scripts")
+def failed_list(config_file: str | None, flow: str | None, since: str | None, status: str,
+                limit: int, as_json: bool) -> None:
+    """Open failed work, newest first."""
+    from hub.requeue import dead_letter_document
+
+    ledger = _failed_init(config_file)
+    rows = ledger.list_dead_letters(flow=flow, since=parse_time(since), limit=limit,
+                                    status=None if status.lower() == "all" else status.upper())
+    documents = [dead_letter_document(r) for r in rows]
+    if as_json:
+        click.echo(json.dumps(documents, indent=2))
+        return
+    if not documents:
+        click.echo("no failed work" + (f" for {flow}" if flow else ""))
+        return
+    click.echo(f"{'ID':36}  {'CREATED (UTC)':19}  {'STATUS':9}  {'FLOW':22}  {'STEP':30}  "
+               f"{'TRIES':>5}  JOB / ERROR")
+    for d in documents:
+        created = (d["createdAt"] or "")[:19].replace("T", " ")
+        click.echo(f"{d['id']:36}  {created:19}  {d['status']:9}  {d['flow']:22}  "
+                   f"{d['step']:30}  {d['attempts']:>5}  {d['jobId'] or '-'}")
+        click.echo(f"{'':36}  {d['error'][:120]}")
+
+
+@failed.command("show")
+@config_option
+@click.argument("entry_id")
+def failed_show(config_file: str | None, entry_id: str) -> None:
+    """One entry with its stored input, as JSON."""
+    from hub.requeue import dead_letter_document
+
+    entry = _failed_init(config_file).get_dead_letter(entry_id)
+    if entry is None:
+        raise click.ClickException(f"no failed entry {entry_id}")
+    click.echo(json.dumps(dead_letter_document(entry, with_input=True), indent=2))
+
+
+@failed.command("requeue")
+@config_option
+@click.argument("entry_id", required=False)
+@click.option("--all", "all_", is_flag=True, help="every OPEN entry (narrow with --flow/--since)")
+@click.option("--flow", default=None, help="with --all: only this flow")
+@click.option("--since", default=None, help="with --all: created since (ISO 8601, or 30m, 2h, 1d)")
+@click.option("--until", default=None, help="with --all: created until")
+def failed_requeue(config_file: str | None, entry_id: str | None, all_: bool, flow: str | None,
+                   since: str | None, until: str | None) -> None:
+    """Run failed work again from its stored input: one entry by ID, or --all."""
+    from hub import requeue as rq
+
+    if bool(entry_id) == all_:
+        raise click.UsageError("give an entry ID or --all, not both and not neither")
+    if not all_ and (flow or since or until):
+        raise click.UsageError("--flow, --since and --until go with --all")
+    ledger = _failed_init(config_file)
+    if entry_id:
+        try:
+            done = rq.requeue(ledger, entry_id, by="cli")
+        except rq.DeadLetterNotFound as exc:
+            raise click.ClickException(f"no failed entry {entry_id}") from exc
+        except (rq.AlreadyResolved, rq.EnqueueFailed) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"re-queued {done.id}: {done.step} for job {done.job_id or '-'} "
+                   f"(task {done.task_id})")
+        return
+    result = rq.requeue_many(ledger, flow=flow, since=parse_time(since), until=parse_time(until),
+                             by="cli")
+    for done in result.requeued:
+        click.echo(f"re-queued {done.id}: {done.step} for job {done.job_id or '-'} "
+                   f"(task {done.task_id})")
+    click.echo(f"{len(result.requeued)} re-queued, {len(result.skipped)} already taken")
+    if result.failed:
+        raise click.ClickException(f"stopped: {result.failed[0]['error']}; the rest are still "
+                                   "OPEN")
+
+
+@failed.command("discard")
+@config_option
+@click.argument("entry_id")
+def failed_discard(config_file: str | None, entry_id: str) -> None:
+    """Give up on one entry: it is marked DISCARDED and never runs again."""
+    from hub import requeue as rq
+
+    ledger = _failed_init(config_file)
+    try:
+        rq.discard(ledger, entry_id, by="cli")
+    except rq.DeadLetterNotFound as exc:
+        raise click.ClickException(f"no failed entry {entry_id}") from exc
+    except rq.AlreadyResolved as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"discarded {entry_id}")
+
+
 # -- hub up ------------------------------------------------------------------------------------
 def _sandbox_env(var_dir: Path, env: dict[str, str], sandbox_port: int,
                  mail_port: int) -> dict[str, str]:
@@ -290,6 +469,9 @@ def up(config_file: str | None, port: int, flower_port: int, sandbox: bool,
         for name, message in sorted(problems.items()):
             click.echo(f"{name}: {message}", err=True)
         raise click.ClickException("fix the config (hub config check), or use --sandbox")
+    # A fresh start for the metrics files of the processes about to start (Prometheus takes the
+    # counters' drop as a restart). Only here: the parts started alone share the folder as is.
+    shutil.rmtree(config.var_dir / "metrics", ignore_errors=True)
     me = [sys.executable, "-m", "hub.cli"]
     parts: dict[str, list[str]] = {}
     if sandbox:

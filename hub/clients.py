@@ -170,17 +170,17 @@ class HttpTarget:
             response = self.session.request(method, url, json=json, files=files, headers=headers,
                                             auth=auth, timeout=self.timeout)
         except requests.Timeout as exc:
+            _count(self.name, op, "timeout")
             raise TransientError(self.name, op, None, f"timed out after {self.timeout:g}s") from exc
         except requests.ConnectionError as exc:
+            _count(self.name, op, "connection-error")
             raise TransientError(self.name, op, None, "connection failed") from exc
         finally:
             elapsed = time.monotonic() - started
         status = response.status_code
         log.info("outbound call", extra={"target": self.name, "op": op, "status": status,
                                          "elapsed_ms": round(elapsed * 1000)})
-        from hub import metrics
-
-        metrics.OUTBOUND_CALLS.labels(target=self.name, op=op, status=str(status)).inc()
+        _count(self.name, op, str(status))
         if status == 401 and self.oauth is not None:
             self.oauth.invalidate()  # the next attempt fetches a fresh token
         if 200 <= status < 300:
@@ -198,6 +198,12 @@ class HttpTarget:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _count(target: str, op: str, status: str) -> None:
+    from hub import metrics
+
+    metrics.OUTBOUND_CALLS.labels(target=target, op=op, status=status).inc()
 
 
 def make_target(config: Config, name: str) -> HttpTarget:

@@ -8,6 +8,8 @@ start with ``create_all``; there is no migration tool yet (see docs/architecture
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 __all__ = ["Ledger", "JobStatus", "utcnow", "iso"]
 
@@ -133,11 +135,35 @@ events = Table(
 )
 
 
+# Beat's last run of each schedule entry, recorded by ``hub beat`` as it sends (for /ops/schedule).
+schedule_runs = Table(
+    "schedule_runs", metadata,
+    Column("name", String(128), primary_key=True),  # the entry's name in beat_schedule.build
+    Column("task", String(128), nullable=False),
+    Column("task_id", String(155)),
+    Column("last_run_at", TS, nullable=False),
+    Column("runs", Integer, nullable=False, default=0),
+)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers and one writer work at once across processes; busy_timeout waits for locks.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # busy_timeout first: every later statement, the journal mode switch included, waits for
+    # another process's lock instead of failing with "database is locked".
     cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL lets readers and one writer work at once across processes. The mode is stored in the
+    # file, so only the first connection to a new file switches it; switching needs a moment
+    # with no other writer, which busy_timeout alone does not always wait for.
+    for attempt in range(50):
+        mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() == "wal":
+            break
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            if attempt == 49:
+                raise
+            time.sleep(0.1)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -160,7 +186,15 @@ class Ledger:
             self.create_schema()
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except DBAPIError:
+                # Another process (a worker, the door) created a table between create_all's
+                # check and its CREATE; checking again finds it. Anything else fails again.
+                if attempt == 2:
+                    raise
 
     def dispose(self) -> None:
         """Drop pooled connections; call in a forked child so it never shares its parent's."""
@@ -320,6 +354,33 @@ class Ledger:
             conn.execute(update(chunks).where(and_(chunks.c.job_id == job_id, chunks.c.seq == seq))
                          .values(updated_at=utcnow()))
 
+    def get_chunk(self, job_id: str, seq: int) -> dict[str, Any] | None:
+        """One segment's row (a segment task checks it before posting: DONE means a redelivery)."""
+        with self.engine.connect() as conn:
+            return _row(conn.execute(select(chunks).where(and_(
+                chunks.c.job_id == job_id, chunks.c.seq == seq))).first())
+
+    def chunk_counts(self, job_id: str) -> dict[str, int]:
+        """``{"PENDING": n, "DONE": n, "FAILED": n}`` for a job's segments, in one query."""
+        counts = {"PENDING": 0, "DONE": 0, "FAILED": 0}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chunks.c.status, func.count()).where(
+                chunks.c.job_id == job_id).group_by(chunks.c.status))
+            for status, count in rows:
+                counts[status] = count
+        return counts
+
+    def idle_jobs(self, flows: Sequence[str], *, idle_before: dt.datetime,
+                  since: dt.datetime) -> list[dict[str, Any]]:
+        """Jobs of ``flows`` not SUCCEEDED whose last change is between ``since`` and
+        ``idle_before``: the candidates the segment reconciler looks at."""
+        query = select(jobs).where(and_(
+            jobs.c.flow.in_(list(flows)), jobs.c.status != JobStatus.SUCCEEDED,
+            jobs.c.updated_at < idle_before, jobs.c.updated_at >= since)).order_by(
+            jobs.c.updated_at)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
     # -- dead letters -------------------------------------------------------------------------
     def add_dead_letter(self, *, flow: str, job_id: str | None, step: str, input: Any,
                         error: str, attempts: int) -> str:
@@ -332,12 +393,14 @@ class Ledger:
 
     def list_dead_letters(self, *, flow: str | None = None, since: dt.datetime | None = None,
                           until: dt.datetime | None = None, status: str | None = "OPEN",
-                          limit: int = 500) -> list[dict[str, Any]]:
+                          limit: int = 500, job_id: str | None = None) -> list[dict[str, Any]]:
         query = select(dead_letters).order_by(dead_letters.c.created_at.desc()).limit(limit)
         if status:
             query = query.where(dead_letters.c.status == status)
         if flow:
             query = query.where(dead_letters.c.flow == flow)
+        if job_id:
+            query = query.where(dead_letters.c.job_id == job_id)
         if since:
             query = query.where(dead_letters.c.created_at >= since)
         if until:
@@ -355,6 +418,72 @@ class Ledger:
             return conn.execute(update(dead_letters).where(and_(
                 dead_letters.c.id == entry_id, dead_letters.c.status == "OPEN"))
                 .values(status=status, resolved_at=utcnow())).rowcount == 1
+
+    def reopen_dead_letter(self, entry_id: str, from_status: str = "REQUEUED") -> bool:
+        """Put an entry back to OPEN (its re-queue was not enqueued); False if not ``from_status``."""
+        with self.begin() as conn:
+            return conn.execute(update(dead_letters).where(and_(
+                dead_letters.c.id == entry_id, dead_letters.c.status == from_status))
+                .values(status="OPEN", resolved_at=None)).rowcount == 1
+
+    def count_dead_letters(self, status: str = "OPEN") -> dict[str, int]:
+        """How many entries are in ``status``, by flow (for /metrics and the ops pages)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(dead_letters.c.flow, func.count())
+                                .where(dead_letters.c.status == status)
+                                .group_by(dead_letters.c.flow))
+            return {flow: count for flow, count in rows}
+
+    # -- schedule runs (written by hub beat) ----------------------------------------------------
+    def mark_schedule_run(self, name: str, task: str, task_id: str | None) -> None:
+        """Record that Beat sent entry ``name`` now."""
+        now = utcnow()
+        bump = (update(schedule_runs).where(schedule_runs.c.name == name)
+                .values(task=task, task_id=task_id, last_run_at=now, runs=schedule_runs.c.runs + 1))
+        with self.begin() as conn:
+            if conn.execute(bump).rowcount:
+                return
+        try:
+            with self.begin() as conn:
+                conn.execute(insert(schedule_runs).values(name=name, task=task, task_id=task_id,
+                                                          last_run_at=now, runs=1))
+        except IntegrityError:  # only one Beat runs, but a race must not lose the mark
+            with self.begin() as conn:
+                conn.execute(bump)
+
+    def schedule_runs(self) -> dict[str, dict[str, Any]]:
+        """The last run of every schedule entry Beat has sent, by entry name."""
+        with self.engine.connect() as conn:
+            return {r.name: dict(r._mapping) for r in conn.execute(select(schedule_runs))}
+
+    # -- housekeeping ---------------------------------------------------------------------------
+    def prune(self, before: dt.datetime) -> dict[str, int]:
+        """Delete what is older than ``before`` and no longer needed: finished jobs (with their
+        segments and timeline), idempotency keys, resolved dead letters and finished file claims.
+
+        Open dead letters, unfinished jobs and held claims are kept whatever their age.
+        """
+        finished = select(jobs.c.id).where(and_(jobs.c.status.in_(JobStatus.FINISHED),
+                                                jobs.c.updated_at < before))
+        unfinished = select(jobs.c.id).where(jobs.c.status.not_in(JobStatus.FINISHED))
+        with self.begin() as conn:
+            counts = {
+                "chunks": conn.execute(chunks.delete().where(
+                    chunks.c.job_id.in_(finished))).rowcount,
+                "events": conn.execute(events.delete().where(
+                    events.c.job_id.in_(finished))).rowcount,
+                "jobs": conn.execute(jobs.delete().where(jobs.c.id.in_(finished))).rowcount,
+                "idempotencyKeys": conn.execute(idempotency.delete().where(and_(
+                    idempotency.c.created_at < before,
+                    idempotency.c.job_id.not_in(unfinished)))).rowcount,
+                "deadLetters": conn.execute(dead_letters.delete().where(and_(
+                    dead_letters.c.status != "OPEN", dead_letters.c.resolved_at < before)))
+                .rowcount,
+                "fileClaims": conn.execute(file_claims.delete().where(and_(
+                    file_claims.c.status != "CLAIMED", file_claims.c.updated_at < before)))
+                .rowcount,
+            }
+        return counts
 
     # -- file claims --------------------------------------------------------------------------
     def claim_file(self, source: str, name: str, owner: str, lease: dt.timedelta) -> bool:
@@ -389,6 +518,12 @@ class Ledger:
             conn.execute(file_claims.delete().where(and_(
                 file_claims.c.source == source, file_claims.c.name == name,
                 file_claims.c.owner == owner)))
+
+    def get_claim(self, source: str, name: str) -> dict[str, Any] | None:
+        """The claim row, if any (the ops pages show who holds Beat's lock)."""
+        with self.engine.connect() as conn:
+            return _row(conn.execute(select(file_claims).where(and_(
+                file_claims.c.source == source, file_claims.c.name == name))).first())
 
     def finish_claim(self, source: str, name: str, owner: str, status: str) -> None:
         with self.begin() as conn:
