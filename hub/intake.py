@@ -157,7 +157,10 @@ class Intake:
 
     def _answer_finished(self, job: dict[str, Any], *, replay: bool) -> Response:
         if self.flow.mode == "async":
-            return _accepted(job["id"])
+            response = _accepted(job["id"])
+            if replay:
+                response.headers["X-Idempotent-Replay"] = "true"
+            return response
         answer = job.get("result")
         if isinstance(answer, dict) and "status" in answer:
             response = jsonify(answer.get("body", {}))

@@ -51,7 +51,9 @@ def test_a_step_that_failed_for_good_runs_again_after_the_sandbox_recovers(
     names = [(e["kind"], e["name"], e["status"]) for e in events]
     requeued = names.index(("state", "requeued", "QUEUED"))
     assert ("state", "status", "FAILED") in names[:requeued]
-    assert names[-1] == ("state", "status", "SUCCEEDED")
+    # (the error email's event comes from another task and may land before or after this)
+    states = [n for n in names if n[0] == "state"]
+    assert states[-1] == ("state", "status", "SUCCEEDED")
     assert events[requeued]["detail"]["deadLetter"] == entry["id"]
     assert ops.ledger.get_dead_letter(entry["id"])["status"] == "REQUEUED"
     assert all(d["id"] != entry["id"] for d in ops.get(FAILED).get_json()["failed"])

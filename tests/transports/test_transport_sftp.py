@@ -171,9 +171,6 @@ class TestConnectionFailures:
             with pytest.raises(TransientTransportError):
                 t.list()
 
-    # paramiko's prefetch thread dies with the connection we cut on purpose; its exception in
-    # that thread is the expected side effect, not a failure of the code under test.
-    @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
     def test_a_connection_dropped_mid_download_is_transient(self, make_sshd: Any,
                                                             folder: Path) -> None:
         server = make_sshd()  # a private server: this test kills its sessions
