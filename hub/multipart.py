@@ -1,18 +1,23 @@
-"""Streaming multipart intake for the file flows: a JSON ``message`` part plus a CSV ``file`` part.
+"""Streaming multipart intake for every upload flow: a JSON ``message`` part plus a ``file`` part.
+
+Two kinds of flow use it: the CSV file flows (Event Device Reservation / Outcome,
+:func:`accept_csv_upload`, which look at the file's header) and the transfer flows (Common FTP /
+OS Transfer, SP Network Location, :func:`accept_upload`, which move bytes untransformed).
 
 The request body is decoded as it arrives (werkzeug's sans-IO :class:`MultipartDecoder`): the
 ``message`` part is read into memory (it is small, and capped), the ``file`` part is a stream
 that goes straight to the staging store. So a file of hundreds of MB is written to disk once,
 by the store, and never held in memory.
 
-The steps of :func:`accept_csv_upload`, each of which can refuse the request:
+The steps, each of which can refuse the request:
 
 1. the content type must be ``multipart/form-data``; a body over ``upload.max.bytes`` is ``413``;
 2. ``message`` is parsed and checked against the flow's schema (``400`` naming each field);
 3. its ``messageId`` is claimed (:meth:`hub.intake.Intake.start`): a replay is answered from the
    first job and nothing is staged again;
-4. the CSV header is checked (``400`` with ``errors["file.header"]`` naming each missing
-   column), then the file is staged under a key the hub makes up, durably;
+4. for a CSV file flow, the CSV header is checked (``400`` with ``errors["file.header"]``
+   naming each missing column); then the file is staged under a key the hub makes up (never a
+   name from the request), durably;
 5. only then is the job recorded and its first task enqueued, and ``202`` answered.
 
 A refused request leaves nothing behind: the staged file is deleted, the key released. If the
@@ -54,7 +59,9 @@ __all__ = [
     "boundary_of",
     "read_json_part",
     "CsvUpload",
+    "accept_upload",
     "accept_csv_upload",
+    "stage_stream",
     "MAX_MESSAGE_BYTES",
 ]
 
@@ -245,18 +252,19 @@ def _header_error(problems: list[str]) -> ApiError:
     return ApiError(400, "Invalid file header", "; ".join(problems), {"file.header": problems})
 
 
-def _stage(stream: BinaryIO, required: Sequence[str]) -> dict[str, Any]:
-    upload = CsvUpload(stream, required)
+def stage_stream(stream: BinaryIO, suffix: str = ".csv") -> dict[str, Any]:
+    """Put ``stream`` in the staging store under a new key: ``{"key", "bytes"}``; 503 if the
+    store refuses."""
     staging = open_staging(runtime.get().config)
-    key = new_key()
+    key = new_key(suffix)
     try:
-        size = staging.put(key, upload.stream)
+        size = staging.put(key, stream)
     except TransportError as exc:
         raise ApiError(503, "Staging unavailable", "the file could not be stored; retry later",
                        headers={"Retry-After": "30"}) from exc
     finally:
         staging.close()
-    return {"key": key, "bytes": size, "empty": upload.columns is None}
+    return {"key": key, "bytes": size}
 
 
 def _spool(part: Part) -> BinaryIO:
@@ -282,13 +290,18 @@ def _discard(key: str) -> None:
         staging.close()
 
 
-def accept_csv_upload(flow: Flow, *, schema: type[Schema],
-                      message_id: Callable[[dict[str, Any]], str],
-                      required: Sequence[str]) -> Response:
-    """Take one multipart upload of a file flow: check, claim, stage, record, enqueue, answer.
+def accept_upload(flow: Flow, *, schema: type[Schema],
+                  message_id: Callable[[dict[str, Any]], str | None],
+                  stage: Callable[[BinaryIO], dict[str, Any]] = stage_stream,
+                  allow_empty: bool = True) -> Response:
+    """Take one multipart ``message`` + ``file`` upload: check, claim, stage, record, enqueue,
+    answer (202, or a synchronous flow's answer).
 
-    The first task of ``flow`` gets ``message`` (the validated JSON) and ``staged``
-    (``{"key", "bytes", "fileName", "empty"}``) as keyword arguments.
+    ``message_id`` gives the idempotency key of a message (an ``Idempotency-Key`` header
+    wins); ``stage`` puts the file part in the staging store (and may refuse it, with
+    nothing left behind); ``allow_empty=False`` refuses an empty file with 400. The flow's first
+    task gets ``message`` (validated) and ``staged`` (what ``stage`` returned, plus
+    ``fileName``) as keyword arguments.
     """
     reader = MultipartReader(request.stream, boundary_of(request))
     message: dict[str, Any] | None = None
@@ -311,13 +324,14 @@ def accept_csv_upload(flow: Flow, *, schema: type[Schema],
                 if replay is not None:
                     return replay
                 if spool is not None:
-                    staged = _stage(spool, required)
+                    staged = stage(spool)
             elif part.name == "file":
+                # Kept as data for the job's record; never used as a path.
                 file_name = (part.filename or "")[:255] or None
                 if intake is None:
                     spool = _spool(part)
                 else:
-                    staged = _stage(part.stream, required)
+                    staged = stage(part.stream)
             else:
                 raise ApiError(400, "Unknown part", f"unexpected part {part.name!r}",
                                {part.name or "body": ["unknown part; expected message and file"]})
@@ -326,11 +340,20 @@ def accept_csv_upload(flow: Flow, *, schema: type[Schema],
             raise ApiError(400, "Missing part", f"missing part(s): {', '.join(missing)}",
                            {name: ["missing part"] for name in missing})
         assert intake is not None and message is not None and staged is not None
+        if staged["bytes"] == 0 and not allow_empty:
+            raise ApiError(400, "Empty file", "the file part is empty", {"file": ["empty"]})
         staged["fileName"] = file_name
-        response = intake.commit(input={"message": message, "file": staged},
-                                 task_kwargs={"message": message, "staged": staged})
+        # From here the job exists and its task may run: a synchronous flow's 504 (the wait ran
+        # out) must keep the staged file. Only a broker refusal (503, the key already released
+        # by commit) means no worker will ever read it.
         committed = True
-        return response
+        try:
+            return intake.commit(input={"message": message, "file": staged},
+                                 task_kwargs={"message": message, "staged": staged})
+        except ApiError as exc:
+            if exc.status == 503:
+                _discard(staged["key"])
+            raise
     finally:
         if spool is not None:
             spool.close()
@@ -339,3 +362,17 @@ def accept_csv_upload(flow: Flow, *, schema: type[Schema],
                 _discard(staged["key"])
             if intake is not None:
                 intake.abort()
+
+
+def accept_csv_upload(flow: Flow, *, schema: type[Schema],
+                      message_id: Callable[[dict[str, Any]], str],
+                      required: Sequence[str]) -> Response:
+    """A file flow's upload: as :func:`accept_upload`, with the CSV header checked (400 naming
+    each missing column) before the file is staged. ``staged`` carries ``"empty": True`` for a
+    file with no header at all."""
+
+    def stage_csv(stream: BinaryIO) -> dict[str, Any]:
+        upload = CsvUpload(stream, required)
+        return {**stage_stream(upload.stream), "empty": upload.columns is None}
+
+    return accept_upload(flow, schema=schema, message_id=message_id, stage=stage_csv)

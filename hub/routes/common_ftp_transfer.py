@@ -6,7 +6,7 @@ from flask import Blueprint, Response
 
 from hub.auth import require
 from hub.flows import Flow, register
-from hub.uploads import accept_upload
+from hub.multipart import accept_upload, stage_stream
 from mappings import common_transfers as mapping
 
 FLOW = register(Flow(
@@ -25,4 +25,5 @@ bp = Blueprint(FLOW.name, __name__)
 @require(FLOW.client)
 def common_ftp_transfer() -> Response:
     # No message id: only an Idempotency-Key header makes a replay.
-    return accept_upload(FLOW, schema=mapping.FtpTransferSchema)
+    return accept_upload(FLOW, schema=mapping.FtpTransferSchema, message_id=lambda m: None,
+                         stage=lambda stream: stage_stream(stream, suffix=""))

@@ -6,7 +6,7 @@ from flask import Blueprint, Response
 
 from hub.auth import require
 from hub.flows import Flow, register
-from hub.uploads import accept_upload
+from hub.multipart import accept_upload, stage_stream
 from mappings import common_transfers as mapping
 
 FLOW = register(Flow(
@@ -24,4 +24,5 @@ bp = Blueprint(FLOW.name, __name__)
 @require(FLOW.client)
 def common_os_transfer() -> Response:
     # No message id: only an Idempotency-Key header makes a replay.
-    return accept_upload(FLOW, schema=mapping.OsTransferSchema)
+    return accept_upload(FLOW, schema=mapping.OsTransferSchema, message_id=lambda m: None,
+                         stage=lambda stream: stage_stream(stream, suffix=""))

@@ -7,7 +7,7 @@ from flask import Blueprint, Response
 
 from hub.auth import require
 from hub.flows import Flow, register
-from hub.uploads import accept_upload
+from hub.multipart import accept_upload
 from mappings import sp_network_location as mapping
 
 FLOW = register(Flow(
@@ -25,4 +25,4 @@ bp = Blueprint(FLOW.name, __name__)
 @require(FLOW.client)
 def sp_network_location() -> Response:
     return accept_upload(FLOW, schema=mapping.SpNetworkLocationSchema,
-                         message_id=lambda m: m["messageId"], allow_empty=False, suffix=".csv")
+                         message_id=lambda m: m["messageId"], allow_empty=False)
