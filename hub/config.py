@@ -166,7 +166,8 @@ PROPERTIES: dict[str, Prop] = {
     "staging.s3.secret.access.key": Prop(_str, None, secret=True,
                                          doc="secret key of an s3:// staging.url"),
     "staging.retention.days": Prop(_pos_int, 7, doc="staged files are deleted this long after "
-                                                   "upload, unless their job still runs"),
+                                                   "upload, unless their job still runs, or failed "
+                                                   "and has an open dead letter"),
     "ledger.retention.days": Prop(_pos_int, 30, doc="finished jobs, their segments and timeline, "
                                                    "and resolved dead letters are deleted after "
                                                    "this long"),

@@ -36,8 +36,8 @@ def reconcile(self: HubTask, job_id: str | None = None) -> dict[str, int]:
 @celery_app.task(bind=True, base=HubTask, name="housekeeping.prune", flow=FLOW,
                  completes_job=False, owns_job=False)
 def prune(self: HubTask, job_id: str | None = None) -> dict[str, Any]:
-    """Delete staged files older than ``staging.retention.days`` (unless their job still runs)
-    and ledger rows older than ``ledger.retention.days`` (see :meth:`hub.ledger.Ledger.prune`)."""
+    """Delete staged files older than ``staging.retention.days`` (unless their job still runs or
+    has an OPEN dead letter) and ledger rows older than ``ledger.retention.days`` (see :meth:`hub.ledger.Ledger.prune`)."""
     return prune_now()
 
 
@@ -47,13 +47,7 @@ def prune_now(now: dt.datetime | None = None) -> dict[str, Any]:
     ledger = runtime.get().ledger
     now = now or utcnow()
     staged_before = (now - dt.timedelta(days=config["staging.retention.days"])).timestamp()
-    keep: set[str] = set()
-    for flow in file_segments.FILE_FLOWS:
-        for status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            for job in ledger.list_jobs(flow=flow, status=status, limit=100_000):
-                key = ((job.get("input") or {}).get("file") or {}).get("key")
-                if key:
-                    keep.add(key)
+    keep = _staged_keys_in_use(ledger)
     deleted = 0
     staging = open_staging(config)
     try:
@@ -66,6 +60,24 @@ def prune_now(now: dt.datetime | None = None) -> dict[str, Any]:
     result = {"stagedFilesDeleted": deleted, **rows}
     log.info("pruned", extra=result)
     return result
+
+
+def _staged_keys_in_use(ledger: Any) -> set[str]:
+    """Staged files that must stay whatever their age: those of jobs still queued or running
+    (any flow that stages a file: the file flows and the transfers), and those of FAILED jobs with
+    an OPEN dead letter, so a re-queue can still read its file."""
+    jobs = [job for status in (JobStatus.QUEUED, JobStatus.RUNNING)
+            for job in ledger.list_jobs(status=status, limit=100_000)]
+    waiting = {entry["job_id"] for entry in ledger.list_dead_letters(status="OPEN", limit=100_000)
+               if entry["job_id"]}
+    jobs += [job for job_id in waiting
+             if (job := ledger.get_job(job_id)) is not None and job["status"] == JobStatus.FAILED]
+    keys = set()
+    for job in jobs:
+        file = (job.get("input") or {}).get("file")
+        if isinstance(file, dict) and file.get("key"):
+            keys.add(file["key"])
+    return keys
 
 
 @worker_ready.connect

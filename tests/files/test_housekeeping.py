@@ -63,3 +63,30 @@ def test_prune_deletes_old_staged_files_and_ledger_rows_but_keeps_running_work(d
     assert ledger.get_dead_letter(resolved) is None
     assert ledger.claim_key("event_device_reservation", "M-old", "J-again") is None
     assert running.exists()  # its job still runs
+
+
+def test_prune_keeps_the_file_of_a_queued_transfer_and_of_a_job_with_an_open_dead_letter(
+        door: Any) -> None:
+    ledger = door.ledger
+    queued_transfer = stage(door, "transfer", 10)
+    failed_segment = stage(door, "failed.csv", 10)
+    given_up = stage(door, "given-up.csv", 10)
+    ledger.create_job("J-transfer", "sp_network_location",
+                      input={"message": {}, "file": {"key": "transfer"}})
+    ledger.create_job("J-failed", "event_device_outcome",
+                      input={"message": {}, "file": {"key": "failed.csv"}})
+    ledger.set_job("J-failed", status="FAILED")
+    ledger.add_dead_letter(flow="event_device_outcome", job_id="J-failed",
+                           step="event_device_outcome.segment", input={}, error="e", attempts=3)
+    ledger.create_job("J-given-up", "event_device_outcome",
+                      input={"message": {}, "file": {"key": "given-up.csv"}})
+    ledger.set_job("J-given-up", status="FAILED")
+    discarded = ledger.add_dead_letter(flow="event_device_outcome", job_id="J-given-up",
+                                       step="event_device_outcome.segment", input={}, error="e",
+                                       attempts=3)
+    ledger.resolve_dead_letter(discarded, "DISCARDED")
+
+    assert prune_now(now=utcnow())["stagedFilesDeleted"] == 1
+    assert queued_transfer.exists()  # its job has not run yet
+    assert failed_segment.exists()  # ops may still re-queue the segment
+    assert not given_up.exists()  # discarded: nothing will read it again
