@@ -190,13 +190,28 @@ def test_jobs_are_visible_to_their_client_and_ops_only(door: Any) -> None:
 
 
 def test_openapi_document_is_generated_from_the_schemas(door: Any) -> None:
+    from openapi_spec_validator import validate
+
     spec = door.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
+    validate(spec)  # a valid OpenAPI 3 document, not merely JSON
     operation = spec["paths"][SYNC_PATH]["post"]
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/EnrollmentSync"}
     schema = spec["components"]["schemas"]["EnrollmentSync"]
     assert "sendDetails" in schema["required"]
+    # not only the flows: the jobs and failed-work API ops script against
+    for path, method in (("/api/v1/jobs", "get"), ("/api/v1/jobs/{jobId}", "get"),
+                         ("/api/v1/failed", "get"), ("/api/v1/failed/{id}", "get"),
+                         ("/api/v1/failed/{id}/requeue", "post"),
+                         ("/api/v1/failed/requeue", "post"),
+                         ("/api/v1/failed/{id}/discard", "post")):
+        assert method in spec["paths"][path], path
+    assert "404" in spec["paths"]["/api/v1/jobs/{jobId}"]["get"]["responses"]
+    # every route the app serves under /api/v1 is in the document
+    rules = {str(rule.rule).replace("<job_id>", "{jobId}").replace("<entry_id>", "{id}")
+             for rule in door.app.url_map.iter_rules() if str(rule.rule).startswith("/api/v1")}
+    assert rules - set(spec["paths"]) <= {"/api/v1/openapi.json", "/api/v1/docs"}
     page = door.get("/api/v1/docs")
     assert page.status_code == 200 and SYNC_PATH in page.get_data(as_text=True)
     assert door.client.get("/api/v1/openapi.json").status_code == 401

@@ -64,13 +64,86 @@ def build_spec() -> dict[str, Any]:
             "description": f"Flow `{flow.name}`, {flow.mode}. Client: `{flow.client}`.",
             "security": [{"basic": []}, {"bearer": []}],
             "requestBody": {"required": True, "content": body}, "responses": responses}})
-    spec.path(path="/api/v1/jobs/{jobId}", operations={"get": {
-        "operationId": "get_job", "summary": "One job's status", "security": [{"basic": []}],
-        "parameters": [{"in": "path", "name": "jobId", "required": True,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "the job", "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Job"}}}}, "404": errors["401"]}}})
+    _operations_paths(spec)
     return spec.to_dict()
+
+
+def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": schema or {"type": "object"}}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/problem+json": {"schema": _PROBLEM}}}
+
+
+def _operations_paths(spec: APISpec) -> None:
+    """Jobs and failed work: not flows, but part of the API an integrator and ops script against."""
+    spec.components.schema("FailedEntry", {"type": "object", "properties": {
+        "id": {"type": "string"}, "flow": {"type": "string"}, "jobId": {"type": "string"},
+        "step": {"type": "string"}, "error": {"type": "string"}, "attempts": {"type": "integer"},
+        "status": {"type": "string", "enum": ["OPEN", "REQUEUED", "DISCARDED"]},
+        "createdAt": {"type": "string"}, "resolvedAt": {"type": "string", "nullable": True},
+        "input": {"description": "the step's stored input (only on GET of one entry)"}}})
+    job = {"$ref": "#/components/schemas/Job"}
+    entry = {"$ref": "#/components/schemas/FailedEntry"}
+    auth = {"401": _problem("no valid credentials")}
+    ops_only = {**auth, "403": _problem("not the ops client")}
+    query = [{"in": "query", "name": name, "required": False, "schema": {"type": "string"},
+              "description": text} for name, text in (
+        ("flow", "a flow name"), ("since", "ISO 8601 time"), ("until", "ISO 8601 time"))]
+    path_id = {"in": "path", "name": "id", "required": True, "schema": {"type": "string"}}
+
+    def op(tag: str, operation_id: str, summary: str, responses: dict[str, Any],
+           **extra: Any) -> dict[str, Any]:
+        return {"operationId": operation_id, "summary": summary, "tags": [tag],
+                "security": [{"basic": []}, {"bearer": []}], "responses": responses, **extra}
+
+    spec.path(path="/api/v1/jobs", operations={"get": op(
+        "jobs", "list_jobs", "Jobs, newest first (a client sees its own; ops sees all)",
+        {"200": _json("the jobs", {"type": "object", "properties": {
+            "jobs": {"type": "array", "items": job}}}), "400": _problem("bad filter"), **auth},
+        parameters=[query[0], query[1],
+                    {"in": "query", "name": "status", "schema": {"type": "string"}},
+                    {"in": "query", "name": "limit", "schema": {"type": "integer"}}])})
+    spec.path(path="/api/v1/jobs/{jobId}", operations={"get": op(
+        "jobs", "get_job", "One job's status, progress and result",
+        {"200": _json("the job", job), "404": _problem("no such job (or another client's)"),
+         **auth},
+        parameters=[{"in": "path", "name": "jobId", "required": True,
+                     "schema": {"type": "string"}}])})
+    spec.path(path="/api/v1/failed", operations={"get": op(
+        "ops", "list_failed", "Failed work (dead letters), newest first",
+        {"200": _json("the entries", {"type": "object", "properties": {
+            "failed": {"type": "array", "items": entry}, "count": {"type": "integer"}}}),
+         "400": _problem("bad filter"), **ops_only},
+        parameters=[*query, {"in": "query", "name": "status", "schema": {
+            "type": "string", "enum": ["OPEN", "REQUEUED", "DISCARDED", "all"]}},
+                    {"in": "query", "name": "limit", "schema": {"type": "integer"}}])})
+    spec.path(path="/api/v1/failed/{id}", operations={"get": op(
+        "ops", "get_failed", "One failed entry, with its stored input",
+        {"200": _json("the entry", entry), "404": _problem("no such entry"), **ops_only},
+        parameters=[path_id])})
+    spec.path(path="/api/v1/failed/{id}/requeue", operations={"post": op(
+        "ops", "requeue_failed", "Run the failed step again from its stored input",
+        {"202": _json("re-queued: {id, flow, jobId, step, taskId, status, statusUrl}"),
+         "404": _problem("no such entry"), "409": _problem("already re-queued or discarded"),
+         "503": _problem("the broker did not take it; the entry stays OPEN"), **ops_only},
+        parameters=[path_id])})
+    spec.path(path="/api/v1/failed/requeue", operations={"post": op(
+        "ops", "requeue_failed_many", "Re-queue every OPEN entry of a flow and time range",
+        {"200": _json("{requeued, skipped, failed}"), "400": _problem("bad filter"),
+         "503": _problem("the broker refused; the entries not tried stay OPEN"), **ops_only},
+        requestBody={"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "properties": {
+                "flow": {"type": "string"}, "since": {"type": "string"},
+                "until": {"type": "string"}}}}}})})
+    spec.path(path="/api/v1/failed/{id}/discard", operations={"post": op(
+        "ops", "discard_failed", "Give up on a failed entry (the job stays FAILED)",
+        {"200": _json("{id, status: DISCARDED}"), "404": _problem("no such entry"),
+         "409": _problem("already re-queued or discarded"), **ops_only},
+        parameters=[path_id])})
 
 
 @bp.get("/openapi.json")
