@@ -14,12 +14,22 @@ from celery.signals import worker_process_init
 
 from hub.config import Config
 
-__all__ = ["celery_app", "configure_celery", "queue_depth", "task_modules", "QUEUES"]
+__all__ = ["celery_app", "configure_celery", "queue_depth", "task_modules", "QUEUES",
+           "TASK_ROUTES"]
 
 celery_app = Celery("hub")
 
-#: The queues: ordinary flow steps, file segments (slow, bulk), and mail.
+#: The queues: ordinary flow steps, file work (slow, bulk), and mail.
 QUEUES = ("hub", "hub.files", "hub.mail")
+#: Bulk file work goes to ``hub.files`` so that a 200 MB transfer or a file of 500k rows never
+#: holds the worker slots the synchronous JSON flows wait on. The synchronous Common FTP / OS
+#: Transfer steps stay on ``hub``: their caller is waiting, and must not queue behind a file.
+TASK_ROUTES = {
+    "event_device_*": {"queue": "hub.files"},
+    "device_score.*": {"queue": "hub.files"},
+    "sp_network_location.*": {"queue": "hub.files"},
+    "common_errors.*": {"queue": "hub.mail"},
+}
 
 
 def task_modules() -> list[str]:
@@ -77,8 +87,7 @@ def configure_celery(config: Config) -> Celery:
         task_time_limit=config["task.time.limit.seconds"],
         task_soft_time_limit=max(1, config["task.time.limit.seconds"] - 30),
         task_default_queue="hub",
-        task_routes={"event_device_*": {"queue": "hub.files"},
-                     "common_errors.*": {"queue": "hub.mail"}},
+        task_routes=TASK_ROUTES,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
