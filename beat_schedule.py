@@ -22,13 +22,19 @@ def _cron(expression: str) -> crontab:
 
 
 def build(config: Config) -> dict[str, dict[str, Any]]:
-    """The entries for ``beat_schedule``; each names a task registered under ``tasks/``."""
-    return {
-        "device-score-transfer": {
+    """The entries for ``beat_schedule``; each names a task registered under ``tasks/``.
+
+    ``device.score.schedule = off`` leaves Device Score out (run-now still works); the
+    housekeeping entries are always there.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    if config["device.score.schedule"] != "off":
+        entries["device-score-transfer"] = {
             "task": "device_score.run",
             "schedule": _cron(config["device.score.schedule"]),
             "kwargs": {"source": config["dacs.file.target.transfer.pref"]},
-        },
+        }
+    return entries | {
         "reconcile-pending-segments": {
             "task": "housekeeping.reconcile",
             "schedule": 60.0,

@@ -94,9 +94,21 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 
 
 def _cron(value: Any) -> str:
+    """A 5-field cron expression, checked field by field as Beat will read it; or ``off``."""
     text = " ".join(str(value).split())
-    if len(text.split(" ")) != 5:
-        raise ValueError(f"must be a 5-field cron expression, got {value!r}")
+    if text.lower() in ("off", "none", "disabled"):
+        return "off"
+    fields = text.split(" ")
+    if len(fields) != 5:
+        raise ValueError(f"must be a 5-field cron expression or off, got {value!r}")
+    from celery.schedules import crontab
+
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    try:
+        crontab(minute=minute, hour=hour, day_of_month=day_of_month,
+                month_of_year=month_of_year, day_of_week=day_of_week)
+    except ValueError as exc:
+        raise ValueError(f"not a valid cron expression {text!r}: {exc}") from exc
     return text
 
 
@@ -237,7 +249,8 @@ _MEANINGS = {
     "http.timeout.seconds": "connect+read timeout of each outbound call",
     "http.retry.max": "retries of a transient outbound error (5xx, 429, timeout)",
     "upload.max.bytes": "largest accepted request body; larger gets 413",
-    "device.score.schedule": "cron (UTC) of the Device Score transfer",
+    "device.score.schedule": "cron (UTC) of the Device Score transfer, or off (no scheduled "
+                             "run; run-now still works)",
     "worker.concurrency": "worker processes started by hub worker / hub up",
     "mail.retry.max": "retries of a transient SMTP error",
     "smtp.host": "mail relay host", "smtp.port": "mail relay port",

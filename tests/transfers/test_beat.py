@@ -9,10 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from celery.schedules import crontab
 
 import beat_schedule
 import support
+from hub.config import ConfigError
 
 
 def test_the_schedule_runs_device_score_from_config_and_names_registered_tasks(
@@ -28,6 +30,19 @@ def test_the_schedule_runs_device_score_from_config_and_names_registered_tasks(
     import tasks.device_score  # noqa: F401 - registers the task
 
     assert "device_score.run" in celery_app.tasks
+
+
+def test_device_score_can_be_taken_off_the_schedule_and_a_bad_cron_is_refused(
+        tmp_path: Path) -> None:
+    config = support.make_config(support.door_overrides(tmp_path, **{
+        "device.score.schedule": "off"}))
+    entries = beat_schedule.build(config)
+    assert "device-score-transfer" not in entries
+    assert {"reconcile-pending-segments", "prune-ledger-and-staging"} <= set(entries)
+    with pytest.raises(ConfigError) as caught:  # five fields, but minute 61 does not exist
+        support.make_config(support.door_overrides(tmp_path, **{
+            "device.score.schedule": "61 * * * *"}))
+    assert "device.score.schedule" in caught.value.problems
 
 
 def beat(config_file: Path) -> subprocess.Popen[bytes]:
