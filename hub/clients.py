@@ -2,6 +2,8 @@
 
 One :class:`requests.Session` per target, with connection pooling and timeouts. Authentication is
 HTTP Basic or OAuth2 client credentials (the token is cached until shortly before it expires).
+A ``files=`` call streams its files from disk (:class:`MultipartStream`): ``requests`` would
+build the whole multipart body in memory, and a device-score file can be hundreds of MB.
 
 The client makes one attempt per call and classifies the outcome; the retrying is done by the
 task (see ``tasks.base.HubTask``), so that every retry is visible in Flower and in the ledger:
@@ -14,11 +16,14 @@ task (see ``tasks.base.HubTask``), so that every retry is visible in Flower and 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,9 +31,13 @@ from requests.adapters import HTTPAdapter
 from hub.config import Config
 from hub.logs import current_correlation_id
 
-__all__ = ["DownstreamError", "TransientError", "HttpTarget", "OAuth2Token", "make_target"]
+__all__ = ["DownstreamError", "TransientError", "HttpTarget", "MultipartStream", "OAuth2Token",
+           "make_target"]
 
 log = logging.getLogger(__name__)
+
+#: File bytes read per step of a streamed upload.
+STREAM_CHUNK = 256 * 1024
 
 
 class DownstreamError(Exception):
@@ -79,6 +88,86 @@ def _message(response: requests.Response) -> tuple[str, Any]:
             if body.get(key):
                 return str(body[key])[:500], body
     return str(body)[:500], body
+
+
+def _quote(value: str) -> str:
+    """A filename / field name for a Content-Disposition header, the way browsers write it
+    (WHATWG HTML): '"' and line breaks percent-encoded, the rest raw UTF-8."""
+    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+
+class MultipartStream:
+    """A ``multipart/form-data`` body read piece by piece from files on disk.
+
+    ``parts`` are ``(field, filename, fileobj, content_type)``; each ``fileobj`` must be
+    seekable (its size is taken with ``seek``), and is read from its current position. The
+    length is known up front, so the request carries a ``Content-Length`` (some servers refuse
+    chunked uploads). ``progress(bytes_sent)`` is called as file bytes are read.
+
+    Deliberately not an ``io`` class: ``requests`` would take ``tell()`` / ``fileno()`` for the
+    body's length. It sees ``read``, ``__iter__`` and ``__len__`` only.
+    """
+
+    def __init__(self, parts: list[tuple[str, str, BinaryIO, str]], *,
+                 progress: Callable[[int], None] | None = None):
+        self.boundary = f"hub-{uuid.uuid4().hex}"
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
+        self._segments: list[bytes | tuple[BinaryIO, int]] = []
+        self._length = 0
+        for field, filename, fileobj, content_type in parts:
+            head = (f"--{self.boundary}\r\n"
+                    f'Content-Disposition: form-data; name="{_quote(field)}"; '
+                    f'filename="{_quote(filename)}"\r\n'
+                    f"Content-Type: {content_type}\r\n\r\n").encode()
+            start = fileobj.tell()
+            size = fileobj.seek(0, os.SEEK_END) - start
+            fileobj.seek(start)
+            self._segments += [head, (fileobj, size), b"\r\n"]
+            self._length += len(head) + size + 2
+        tail = f"--{self.boundary}--\r\n".encode()
+        self._segments.append(tail)
+        self._length += len(tail)
+        self._index = 0
+        self._offset = 0  # within the current bytes segment, or file bytes read so far
+        self._sent = 0
+        self._progress = progress
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left for -1); ``b""`` at the end."""
+        if size is None or size < 0:
+            size = self._length
+        out: list[bytes] = []
+        wanted = size
+        while wanted > 0 and self._index < len(self._segments):
+            segment = self._segments[self._index]
+            if isinstance(segment, bytes):
+                piece = segment[self._offset:self._offset + wanted]
+                self._offset += len(piece)
+                done = self._offset >= len(segment)
+            else:
+                fileobj, total = segment
+                piece = fileobj.read(min(wanted, total - self._offset, STREAM_CHUNK))
+                if not piece and self._offset < total:
+                    raise OSError(f"file shrank while being sent: {self._offset} of {total} "
+                                  "bytes")
+                self._offset += len(piece)
+                self._sent += len(piece)
+                if self._progress is not None and piece:
+                    self._progress(self._sent)
+                done = self._offset >= total
+            out.append(piece)
+            wanted -= len(piece)
+            if done:
+                self._index += 1
+                self._offset = 0
+        return b"".join(out)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(STREAM_CHUNK):
+            yield chunk
 
 
 @dataclass
@@ -155,11 +244,22 @@ class HttpTarget:
     def call(self, op: str, *, method: str = "POST", json: Any = None,
              files: dict[str, tuple[str, IO[bytes], str]] | None = None,
              path_params: dict[str, str] | None = None,
-             correlation_id: str | None = None) -> tuple[int, Any]:
-        """Make one call; return ``(status, json_body)`` on 2xx, raise on anything else."""
+             correlation_id: str | None = None,
+             progress: Callable[[int], None] | None = None) -> tuple[int, Any]:
+        """Make one call; return ``(status, json_body)`` on 2xx, raise on anything else.
+
+        ``files`` (``{field: (filename, seekable fileobj, content type)}``) is streamed from each
+        file's current position; ``progress(bytes_sent)`` is called as file bytes go out.
+        """
         url = self.url(op, **(path_params or {}))
         headers = {"X-Correlation-ID": correlation_id or current_correlation_id() or "",
                    "Accept": "application/json"}
+        data = None
+        if files:
+            data = MultipartStream([(field, name, fileobj, content_type)
+                                    for field, (name, fileobj, content_type) in files.items()],
+                                   progress=progress)
+            headers["Content-Type"] = data.content_type
         auth = None
         if self.oauth is not None:
             headers["Authorization"] = "Bearer " + self.oauth.get(self.session, self.name)
@@ -167,7 +267,7 @@ class HttpTarget:
             auth = self.basic
         started = time.monotonic()
         try:
-            response = self.session.request(method, url, json=json, files=files, headers=headers,
+            response = self.session.request(method, url, json=json, data=data, headers=headers,
                                             auth=auth, timeout=self.timeout)
         except requests.Timeout as exc:
             _count(self.name, op, "timeout")

@@ -1,39 +1,28 @@
 """Shared plumbing of the file-transfer flows (Common FTP / OS Transfer, SP Network Location,
-Device Score): where a file goes, in-step retries, and a multipart upload streamed from disk.
+Device Score): where a file goes, in-step retries, progress, staged uploads.
 
-Why a streaming multipart body: ``requests`` builds a ``files=`` body in memory (it reads each
-file whole, then joins the parts), so a 200 MB device-score file would cost 200 MB or more of
-the worker's memory. :class:`MultipartStream` is a file-like body of known length that reads
-the file in :data:`~hub.transports.CHUNK_SIZE` pieces as the socket takes them, and
-:func:`streaming_target` gives an :class:`~hub.clients.HttpTarget` whose ``files=`` calls use
-it, so the call keeps the client's auth, correlation header and error classification.
+A file posted to DERMS streams from disk: :meth:`hub.clients.HttpTarget.call` sends ``files=``
+as a :class:`~hub.clients.MultipartStream`, never a body built in memory.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import os
 import random
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, TypeVar
 
-import requests
-from requests.adapters import HTTPAdapter
-
-from hub.clients import DownstreamError, HttpTarget, TransientError
+from hub.clients import DownstreamError, TransientError
 from hub.config import Config
 from hub.staging import delete_quietly, open_staging
-from hub.transports import CHUNK_SIZE, TransientTransportError, Transport, TransportError
+from hub.transports import TransientTransportError, Transport, TransportError
 from hub.transports.from_config import file_server_transport, object_store_transport
 
 __all__ = [
-    "TRANSIENT", "Destination", "MultipartStream", "ProgressWriter", "backoff", "deliver",
-    "open_spool", "put_staged", "streaming_target", "transfer_error", "transport_for",
-    "with_retries",
+    "TRANSIENT", "Destination", "ProgressWriter", "backoff", "deliver", "open_spool",
+    "put_staged", "transfer_error", "transport_for", "with_retries",
 ]
 
 log = logging.getLogger(__name__)
@@ -144,122 +133,6 @@ class ProgressWriter:
 
     def flush(self) -> None:
         self._target.flush()
-
-
-# -- streaming multipart ----------------------------------------------------------------------
-
-def _quote(value: str) -> str:
-    """A filename / field name for a Content-Disposition header, the way browsers write it
-    (WHATWG HTML): '"' and line breaks percent-encoded, the rest raw UTF-8."""
-    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
-
-
-class MultipartStream:
-    """A ``multipart/form-data`` body read piece by piece from files on disk.
-
-    ``parts`` are ``(field, filename, fileobj, content_type)``; each ``fileobj`` must be
-    seekable (its size is taken with ``seek``), and is read from its current position. The
-    length is known up front, so the request carries a ``Content-Length`` (some servers refuse
-    chunked uploads). ``progress(bytes_sent)`` is called as file bytes are read.
-
-    Deliberately not an ``io`` class: ``requests`` would take ``tell()`` / ``fileno()`` for the
-    body's length. It sees ``read``, ``__iter__`` and ``__len__`` only.
-    """
-
-    def __init__(self, parts: list[tuple[str, str, BinaryIO, str]], *,
-                 progress: Callable[[int], None] | None = None):
-        self.boundary = f"hub-{uuid.uuid4().hex}"
-        self.content_type = f"multipart/form-data; boundary={self.boundary}"
-        self._segments: list[bytes | tuple[BinaryIO, int]] = []
-        self._length = 0
-        for field, filename, fileobj, content_type in parts:
-            head = (f"--{self.boundary}\r\n"
-                    f'Content-Disposition: form-data; name="{_quote(field)}"; '
-                    f'filename="{_quote(filename)}"\r\n'
-                    f"Content-Type: {content_type}\r\n\r\n").encode("utf-8")
-            start = fileobj.tell()
-            size = fileobj.seek(0, os.SEEK_END) - start
-            fileobj.seek(start)
-            self._segments += [head, (fileobj, size), b"\r\n"]
-            self._length += len(head) + size + 2
-        tail = f"--{self.boundary}--\r\n".encode()
-        self._segments.append(tail)
-        self._length += len(tail)
-        self._index = 0
-        self._offset = 0  # within the current bytes segment, or file bytes read so far
-        self._sent = 0
-        self._progress = progress
-
-    def __len__(self) -> int:
-        return self._length
-
-    def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (all that is left for -1); ``b""`` at the end."""
-        if size is None or size < 0:
-            size = self._length
-        out: list[bytes] = []
-        wanted = size
-        while wanted > 0 and self._index < len(self._segments):
-            segment = self._segments[self._index]
-            if isinstance(segment, bytes):
-                piece = segment[self._offset:self._offset + wanted]
-                self._offset += len(piece)
-                done = self._offset >= len(segment)
-            else:
-                fileobj, total = segment
-                piece = fileobj.read(min(wanted, total - self._offset, CHUNK_SIZE))
-                if not piece and self._offset < total:
-                    raise OSError(f"file shrank while being sent: {self._offset} of {total} "
-                                  "bytes")
-                self._offset += len(piece)
-                self._sent += len(piece)
-                if self._progress is not None and piece:
-                    self._progress(self._sent)
-                done = self._offset >= total
-            out.append(piece)
-            wanted -= len(piece)
-            if done:
-                self._index += 1
-                self._offset = 0
-        return b"".join(out)
-
-    def __iter__(self) -> Iterator[bytes]:
-        while chunk := self.read(CHUNK_SIZE):
-            yield chunk
-
-
-class _StreamingFilesSession(requests.Session):
-    """A session whose ``files=`` requests send a :class:`MultipartStream` instead of letting
-    ``requests`` build the body in memory. Every other request is unchanged."""
-
-    progress: Callable[[int], None] | None = None
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any,
-                **kwargs: Any) -> requests.Response:
-        files = kwargs.pop("files", None)
-        if files:
-            parts = [(field, spec[0], spec[1], spec[2] if len(spec) > 2 else
-                      "application/octet-stream") for field, spec in files.items()]
-            body = MultipartStream(parts, progress=self.progress)
-            kwargs["data"] = body
-            kwargs["headers"] = {**(kwargs.get("headers") or {}),
-                                 "Content-Type": body.content_type}
-        return super().request(method, url, *args, **kwargs)
-
-
-def streaming_target(target: HttpTarget, *,
-                     progress: Callable[[int], None] | None = None) -> HttpTarget:
-    """A copy of ``target`` (same base URL, paths, auth and token cache) whose
-    ``call(op, files={field: (name, fileobj, content_type)})`` streams the files from disk.
-    Close it when done (it has its own connection pool)."""
-    clone = copy.copy(target)
-    session = _StreamingFilesSession()
-    session.progress = progress
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    clone.session = session
-    return clone
 
 
 def open_spool(config: Config, purpose: str) -> IO[bytes]:

@@ -35,7 +35,7 @@ from hub import runtime
 from hub.clients import DownstreamError, HttpTarget
 from hub.config import Config, ConfigError
 from hub.ledger import JobStatus, Ledger, iso, utcnow
-from hub.transfers import ProgressWriter, open_spool, streaming_target, transport_for, with_retries
+from hub.transfers import ProgressWriter, open_spool, transport_for, with_retries
 from hub.transports import (
     Entry,
     TransientTransportError,
@@ -251,11 +251,10 @@ class _Run:
                     return True
                 spool.flush()
                 self.event(f"download {name}", "OK", {"bytes": size})
-                derms = streaming_target(self.derms, progress=tick)
 
                 def post() -> Any:
-                    spool.seek(0)
-                    return derms.call("device_score", files={
+                    spool.seek(0)  # a retry sends the file again from its start
+                    return self.derms.call("device_score", progress=tick, files={
                         "file": (name, spool, "application/octet-stream")})
 
                 try:
@@ -264,8 +263,6 @@ class _Run:
                     self.fail_file(name, "post", exc)
                     finished = self.rename(name, self.error_tag, key, "ERROR")
                     return True
-                finally:
-                    derms.close()
             # SENT at once, before the rename: should this worker die between the two, no later
             # run may send the file again (a finished claim is never taken over).
             self.ledger.finish_claim(self.claim_source, key, self.owner, "SENT")

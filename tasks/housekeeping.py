@@ -37,7 +37,8 @@ def reconcile(self: HubTask, job_id: str | None = None) -> dict[str, int]:
                  completes_job=False, owns_job=False)
 def prune(self: HubTask, job_id: str | None = None) -> dict[str, Any]:
     """Delete staged files older than ``staging.retention.days`` (unless their job still runs or
-    has an OPEN dead letter) and ledger rows older than ``ledger.retention.days`` (see :meth:`hub.ledger.Ledger.prune`)."""
+    has an OPEN dead letter) and ledger rows older than ``ledger.retention.days`` (see
+    :meth:`hub.ledger.Ledger.prune`)."""
     return prune_now()
 
 

@@ -35,7 +35,8 @@ def test_json_only_late_acks_and_a_visibility_timeout_above_the_time_limit(redis
 
 @pytest.mark.parametrize(("task", "queue"), [
     ("enrollment_sync.send", "hub"),
-    ("common_ftp_transfer.put", "hub"),  # synchronous: its caller waits, it must not queue behind files
+    # synchronous: its caller waits, so it must not queue behind files
+    ("common_ftp_transfer.put", "hub"),
     ("common_os_transfer.put", "hub"),
     ("event_device_reservation.segment", "hub.files"),
     ("event_device_outcome.start", "hub.files"),

@@ -1,4 +1,4 @@
-"""The streamed multipart body and the in-step retries used by the transfer flows."""
+"""The streamed multipart body of the outbound clients, and the transfers' in-step retries."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from werkzeug.formparser import MultiPartParser
 
 import support
-from hub.clients import DownstreamError, TransientError, make_target
-from hub.transfers import MultipartStream, streaming_target, with_retries
+from hub.clients import DownstreamError, MultipartStream, TransientError, make_target
+from hub.transfers import with_retries
 
 
 def parse(body: bytes, stream: MultipartStream) -> Any:
@@ -71,30 +71,32 @@ def test_a_file_that_shrinks_while_sent_is_an_error(tmp_path: Path) -> None:
             stream.read(-1)
 
 
-def test_streaming_target_posts_the_file_to_derms(tmp_path: Path, sandbox: Any,
-                                                  sandbox_control: Any) -> None:
+def test_a_files_call_streams_the_file_to_derms_with_progress(tmp_path: Path, sandbox: Any,
+                                                               sandbox_control: Any) -> None:
     config = support.make_config(support.base_overrides(tmp_path, sandbox_url=sandbox.url,
                                                         smtp_port=9))
     data = os.urandom(3 * 1024 * 1024 + 17)
     path = tmp_path / "DeviceScore_1.csv"
     path.write_bytes(data)
-    target = streaming_target(make_target(config, "derms"))
+    target = make_target(config, "derms")
+    sent: list[int] = []
     try:
         with path.open("rb") as f:
-            status, body = target.call("device_score", files={
+            status, body = target.call("device_score", progress=sent.append, files={
                 "file": ("DeviceScore_1.csv", f, "application/octet-stream")})
+        assert (status, body) == (202, {"status": "ACCEPTED", "fileName": "DeviceScore_1.csv"})
+        [got] = sandbox_control.state()["derms"]["deviceScores"]
+        assert got["sha256"] == hashlib.sha256(data).hexdigest() and got["size"] == len(data)
+        assert got["filename"] == "DeviceScore_1.csv"
+        # read in bounded pieces as the socket took them, not whole
+        assert sent[-1] == len(data) and len(sent) > 3 and sent == sorted(sent)
+        # A refusal keeps its class (never retried) with a streamed body too.
+        sandbox_control.fail("derms", "device_score", status=400, times=1)
+        with path.open("rb") as f, pytest.raises(DownstreamError) as refused:
+            target.call("device_score", files={"file": ("x", f, "application/octet-stream")})
+        assert refused.value.status == 400 and not isinstance(refused.value, TransientError)
     finally:
         target.close()
-    assert (status, body) == (202, {"status": "ACCEPTED", "fileName": "DeviceScore_1.csv"})
-    [got] = sandbox_control.state()["derms"]["deviceScores"]
-    assert got["sha256"] == hashlib.sha256(data).hexdigest() and got["size"] == len(data)
-    assert got["filename"] == "DeviceScore_1.csv"
-    # Other calls of the copy are unchanged (JSON), and errors keep their classes.
-    sandbox_control.fail("derms", "device_score", status=400, times=1)
-    with path.open("rb") as f, pytest.raises(DownstreamError) as refused:
-        streaming_target(make_target(config, "derms")).call(
-            "device_score", files={"file": ("x", f, "application/octet-stream")})
-    assert refused.value.status == 400 and not isinstance(refused.value, TransientError)
 
 
 def test_with_retries_retries_transient_errors_up_to_the_limit(tmp_path: Path) -> None:
