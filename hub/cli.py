@@ -186,11 +186,15 @@ def flower(config_file: str | None, port: int, address: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=SANDBOX_PORT, show_default=True, type=int)
-def sandbox(host: str, port: int) -> None:
+@click.option("--settings", "settings_file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="JSON settings: dacs_auth, derms_auth, oauth_clients, ... "
+                                 "(docs/sandbox.md)")
+def sandbox(host: str, port: int, settings_file: str | None) -> None:
     """Run the simulated DACS (/dacs) and DERMS (/derms)."""
     from hub.sandbox import run_sandbox_forever
 
-    run_sandbox_forever(host, port)
+    settings = json.loads(Path(settings_file).read_text()) if settings_file else None
+    run_sandbox_forever(host, port, settings)
 
 
 @main.command()
@@ -411,25 +415,62 @@ def failed_discard(config_file: str | None, entry_id: str) -> None:
 
 
 # -- hub up ------------------------------------------------------------------------------------
-def _sandbox_env(var_dir: Path, env: dict[str, str], sandbox_port: int,
-                 mail_port: int) -> dict[str, str]:
-    """Defaults for --sandbox: the simulated targets, the mail sink, and local credentials."""
-    base = f"http://127.0.0.1:{sandbox_port}"
-    defaults = {"HUB_DACS_BASE_URL": f"{base}/dacs", "HUB_DERMS_BASE_URL": f"{base}/derms",
-                "HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(mail_port),
-                "HUB_EMAIL_TO": "integration-errors@localhost",
-                "HUB_EMAIL_TO_PROCESS_NOTIFICATION": "integration-ops@localhost"}
+def _sandbox_credentials(var_dir: Path) -> dict[str, Any]:
+    """The credentials of a --sandbox hub, made once per checkout and kept under var/ (mode
+    600), so restarts keep them: the three inbound clients, and what the hub presents to the
+    simulated DACS (Basic) and DERMS (an OAuth2 client), as it would in production."""
     credentials_file = var_dir / "sandbox-credentials.json"
-    if credentials_file.exists():
-        credentials = json.loads(credentials_file.read_text())
-    else:
-        # Made once per checkout and kept under var/, so restarts keep the same credentials.
-        credentials = {client: {"username": client, "password": secrets.token_urlsafe(12)}
-                       for client in ("dacs", "derms", "ops")}
+    credentials = json.loads(credentials_file.read_text()) if credentials_file.exists() else {}
+    changed = False
+    for client in ("dacs", "derms", "ops"):
+        if client not in credentials:
+            credentials[client] = {"username": client, "password": secrets.token_urlsafe(12)}
+            changed = True
+    if "outbound" not in credentials:  # absent from files written by earlier versions
+        credentials["outbound"] = {
+            "dacs": {"username": "hub", "password": secrets.token_urlsafe(12)},
+            "derms": {"client_id": "hub", "client_secret": secrets.token_urlsafe(12)}}
+        changed = True
+    if changed:
         var_dir.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text(json.dumps(credentials, indent=2))
         credentials_file.chmod(0o600)
-    for client, pair in credentials.items():
+    return credentials
+
+
+def _sandbox_settings(var_dir: Path, credentials: dict[str, Any]) -> Path:
+    """The sandbox's settings file: it requires the hub's outbound credentials."""
+    outbound = credentials["outbound"]
+    settings_file = var_dir / "sandbox-settings.json"
+    settings_file.write_text(json.dumps({
+        "dacs_auth": outbound["dacs"],
+        "oauth_clients": {outbound["derms"]["client_id"]: outbound["derms"]["client_secret"]},
+    }, indent=2))
+    settings_file.chmod(0o600)
+    return settings_file
+
+
+def _sandbox_env(credentials: dict[str, Any], env: dict[str, str], sandbox_port: int,
+                 mail_port: int) -> dict[str, str]:
+    """Defaults for --sandbox: the simulated targets and how to authenticate to them, the mail
+    sink, and local credentials. A property set in the environment or the config file wins;
+    a DACS or DERMS pointed elsewhere gets no sandbox credentials either."""
+    base = f"http://127.0.0.1:{sandbox_port}"
+    outbound = credentials["outbound"]
+    defaults = {"HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(mail_port),
+                "HUB_EMAIL_TO": "integration-errors@localhost",
+                "HUB_EMAIL_TO_PROCESS_NOTIFICATION": "integration-ops@localhost"}
+    targets = {
+        "dacs": {"HUB_DACS_BASE_URL": f"{base}/dacs",
+                 "HUB_DACS_AUTH_USERNAME": outbound["dacs"]["username"],
+                 "HUB_DACS_AUTH_PASSWORD": outbound["dacs"]["password"]},
+        "derms": {"HUB_DERMS_BASE_URL": f"{base}/derms",
+                  "HUB_DERMS_AUTH_TOKEN_URL": f"{base}/oauth2/token",
+                  "HUB_DERMS_AUTH_CLIENT_ID": outbound["derms"]["client_id"],
+                  "HUB_DERMS_AUTH_CLIENT_SECRET": outbound["derms"]["client_secret"]},
+    }
+    for client in ("dacs", "derms", "ops"):
+        pair = credentials[client]
         defaults[f"HUB_CLIENTS_{client.upper()}_USERNAME"] = pair["username"]
         defaults[f"HUB_CLIENTS_{client.upper()}_PASSWORD"] = pair["password"]
     config_file = env.get("HUB_CONFIG")
@@ -438,8 +479,14 @@ def _sandbox_env(var_dir: Path, env: dict[str, str], sandbox_port: int,
         from hub.config import _read_config_file
 
         from_file = _read_config_file(Path(config_file))
-    return {k: v for k, v in defaults.items()
-            if k not in env and k[4:].lower().replace("_", ".") not in from_file}
+
+    def is_set(key: str) -> bool:
+        return key in env or key[4:].lower().replace("_", ".") in from_file
+
+    for target, values in targets.items():
+        if not is_set(f"HUB_{target.upper()}_BASE_URL"):
+            defaults.update(values)
+    return {k: v for k, v in defaults.items() if not is_set(k)}
 
 
 @main.command()
@@ -457,9 +504,14 @@ def up(config_file: str | None, port: int, flower_port: int, sandbox: bool,
     env = dict(os.environ)
     if config_file:
         env["HUB_CONFIG"] = str(Path(config_file).resolve())
+    sandbox_settings: Path | None = None
     if sandbox:
-        env.update(_sandbox_env(Path(env.get("HUB_VAR_DIR", "var")).resolve(), env,
-                                sandbox_port, mail_port))
+        # Where the sandbox's credentials live: the var dir as the environment says (a var.dir in
+        # the config file is not read before the config is loaded).
+        sandbox_var = Path(env.get("HUB_VAR_DIR", "var")).resolve()
+        credentials = _sandbox_credentials(sandbox_var)
+        env.update(_sandbox_env(credentials, env, sandbox_port, mail_port))
+        sandbox_settings = _sandbox_settings(sandbox_var, credentials)
     try:
         config = load_config(env=env)
     except ConfigError as exc:
@@ -474,8 +526,9 @@ def up(config_file: str | None, port: int, flower_port: int, sandbox: bool,
     shutil.rmtree(config.var_dir / "metrics", ignore_errors=True)
     me = [sys.executable, "-m", "hub.cli"]
     parts: dict[str, list[str]] = {}
-    if sandbox:
-        parts["sandbox"] = me + ["sandbox", "--port", str(sandbox_port)]
+    if sandbox_settings is not None:
+        parts["sandbox"] = me + ["sandbox", "--port", str(sandbox_port),
+                                 "--settings", str(sandbox_settings)]
         parts["mailsink"] = me + ["mailsink", "--port", str(mail_port),
                                   "--dir", str(config.var_dir / "mail")]
     parts["web"] = me + ["web", "--port", str(port)]

@@ -49,7 +49,16 @@ def test_hub_up_sandbox_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> N
         assert job["flow"] == "enrollment_sync"
         derms_calls = requests.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/calls",
                                    params={"system": "derms"}, timeout=5).json()["calls"]
-        assert any(c["op"] == "enroll" for c in derms_calls)
+        # The hub authenticated as it would in production: an OAuth2 token for DERMS, which the
+        # sandbox now requires (a call without one is refused).
+        [enrolled] = [c for c in derms_calls if c["op"] == "enroll"]
+        assert enrolled["auth"] == "bearer" and enrolled["status"] == 200
+        assert requests.post(f"http://127.0.0.1:{sandbox_port}/derms/enroll", json={},
+                             timeout=5).status_code == 401
+        outbound = credentials["outbound"]
+        assert requests.get(f"http://127.0.0.1:{sandbox_port}/dacs/rest/apis/common/healthCheck",
+                            auth=(outbound["dacs"]["username"], outbound["dacs"]["password"]),
+                            timeout=5).status_code == 200
         # Flower is up, behind the ops credentials
         flower = f"http://127.0.0.1:{flower_port}/"
         support.wait_for(lambda: _status(flower, None) == 401, timeout=60, what="Flower")
@@ -68,6 +77,10 @@ def test_hub_up_sandbox_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> N
     assert "The hub is up." in output and "[hub up] stopped" in output
     assert f"http://localhost:{port}" in output
     assert credentials["ops"]["password"] in output  # printed once, for the operator
+    # ... but never what the hub presents to DACS and DERMS, nor any token
+    assert outbound["dacs"]["password"] not in output
+    assert outbound["derms"]["client_secret"] not in output
+    assert "access_token" not in output
     time.sleep(0.5)
     assert not _healthy(port)  # every child is gone
     assert _status(f"http://127.0.0.1:{sandbox_port}/_sandbox/health", None) is None
