@@ -370,7 +370,9 @@ class Config:
 
     @property
     def broker_url(self) -> str:
-        return self.values["broker.url"] or "filesystem://"
+        # The host is a placeholder (the folders are set in the transport options); naming one
+        # keeps kombu from warning "No hostname was supplied" on every connection.
+        return self.values["broker.url"] or "filesystem://localhost//"
 
     @property
     def embedded_broker(self) -> bool:
