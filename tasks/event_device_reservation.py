@@ -6,36 +6,14 @@ what is particular to reservations: the columns, the reserveDevice body, the res
 
 from __future__ import annotations
 
-from typing import Any
-
 from mappings import event_device_reservation as mapping
 from tasks import file_segments
-from tasks.app import celery_app
-from tasks.file_segments import FileFlow, FinishTask, SegmentTask, StartTask
+from tasks.file_segments import FileFlow
 
 SPEC = file_segments.register(FileFlow(
     name=mapping.FLOW, columns=mapping.REQUIRED, dacs_op="reserve_device",
     ack_op="event_reservation_ack", context=mapping.context, subject=mapping.subject,
     map_row=mapping.to_device, bodies=mapping.reserve_bodies, ack=mapping.ack))
 
-
-@celery_app.task(bind=True, base=StartTask, name=SPEC.start_task, flow=SPEC.name)
-def start(self: StartTask, message: dict[str, Any], staged: dict[str, Any],
-          job_id: str) -> dict[str, Any]:
-    """Health check, cut the staged file into segments, send them as a chord."""
-    return file_segments.start(SPEC, self, message=message, staged=staged, job_id=job_id)
-
-
-@celery_app.task(bind=True, base=SegmentTask, name=SPEC.segment_task, flow=SPEC.name)
-def segment(self: SegmentTask, seq: int, segment: dict[str, Any], context: dict[str, Any],
-            job_id: str) -> dict[str, Any]:
-    """One reserveDevice call with the segment's devices."""
-    return file_segments.run_segment(SPEC, self, job_id=job_id, seq=seq, segment=segment,
-                                     context=context)
-
-
-@celery_app.task(bind=True, base=FinishTask, name=SPEC.finish_task, flow=SPEC.name)
-def finish(self: FinishTask, job_id: str, failure: dict[str, Any] | None = None,
-           takeover: bool = False) -> dict[str, Any]:
-    """The event reservation ack, the job's end, the emails."""
-    return file_segments.finish(SPEC, self, job_id=job_id, failure=failure, takeover=takeover)
+# event_device_reservation.start, event_device_reservation.segment, event_device_reservation.finish
+start, segment, finish = file_segments.define_tasks(SPEC)

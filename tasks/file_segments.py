@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.exceptions
-from celery import chord
+from celery import Task, chord
 from celery.exceptions import BackendError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -58,6 +58,7 @@ __all__ = [
     "FileFlow",
     "FILE_FLOWS",
     "register",
+    "define_tasks",
     "StartTask",
     "SegmentTask",
     "FinishTask",
@@ -183,6 +184,31 @@ class FinishTask(HubTask):
         runtime.get().ledger.set_job(kwargs["job_id"], status=JobStatus.FAILED,
                                      errors=[{**failure_report(exc), "step": self.name}])
         return None  # re-raise: Flower shows the step failed; the dead letter can re-run it
+
+
+def define_tasks(spec: FileFlow) -> tuple[Task, Task, Task]:
+    """Register a file flow's three tasks under its names (``<flow>.start``, ``.segment``,
+    ``.finish``) and return them, for the flow's module to hold."""
+
+    @celery_app.task(bind=True, base=StartTask, name=spec.start_task, flow=spec.name)
+    def start_task(self: StartTask, message: dict[str, Any], staged: dict[str, Any],
+                   job_id: str) -> dict[str, Any]:
+        """Health check, cut the staged file into segments, send them as a chord."""
+        return start(spec, self, message=message, staged=staged, job_id=job_id)
+
+    @celery_app.task(bind=True, base=SegmentTask, name=spec.segment_task, flow=spec.name)
+    def segment_task(self: SegmentTask, seq: int, segment: dict[str, Any],
+                     context: dict[str, Any], job_id: str) -> dict[str, Any]:
+        """Post one segment's rows to DACS (``spec.dacs_op``), unless already done."""
+        return run_segment(spec, self, job_id=job_id, seq=seq, segment=segment, context=context)
+
+    @celery_app.task(bind=True, base=FinishTask, name=spec.finish_task, flow=spec.name)
+    def finish_task(self: FinishTask, job_id: str, failure: dict[str, Any] | None = None,
+                    takeover: bool = False) -> dict[str, Any]:
+        """The one ack to DERMS (``spec.ack_op``), the job's end, the emails."""
+        return finish(spec, self, job_id=job_id, failure=failure, takeover=takeover)
+
+    return start_task, segment_task, finish_task
 
 
 # -- start ----------------------------------------------------------------------------------
