@@ -103,22 +103,22 @@ def drop_postgres_db(url: str) -> None:
     engine.dispose()
 
 
-class Worker:
-    """A real ``hub worker`` in a child process, its output kept for the assertions."""
+class HubProcess:
+    """A real ``hub <args>`` in a child process (its own process group), its output kept for
+    the assertions. ``stop`` asks it to end (SIGTERM), then kills it after ``stop_grace``."""
 
-    def __init__(self, config_file: Path, *, concurrency: int = 2, pool: str = "prefork",
+    stop_grace = 15.0
+
+    def __init__(self, config_file: Path, args: list[str], *,
                  extra_env: Mapping[str, str] | None = None):
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
         env.update(extra_env or {})
         env["HUB_CONFIG"] = str(config_file)
-        self.name = f"test-{uuid.uuid4().hex[:6]}@%h"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "worker", f"--concurrency={concurrency}",
-             f"--pool={pool}", f"--hostname={self.name}"],
+            [sys.executable, "-m", "hub.cli", *args],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -129,6 +129,32 @@ class Worker:
     def output(self) -> str:
         return "".join(self.lines)
 
+    def stop(self) -> int:
+        """End the process group; its exit status."""
+        import signal
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(self.stop_grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait(5)
+
+
+class Worker(HubProcess):
+    """A real ``hub worker``."""
+
+    # A warm shutdown sometimes lingers; the tests need no graceful exit.
+    stop_grace = 8.0
+
+    def __init__(self, config_file: Path, *, concurrency: int = 2, pool: str = "prefork",
+                 extra_env: Mapping[str, str] | None = None):
+        self.name = f"test-{uuid.uuid4().hex[:6]}@%h"
+        super().__init__(config_file, ["worker", f"--concurrency={concurrency}",
+                                       f"--pool={pool}", f"--hostname={self.name}"],
+                         extra_env=extra_env)
+
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -138,18 +164,6 @@ class Worker:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output}")
             time.sleep(0.1)
         raise RuntimeError(f"worker not ready after {timeout}s:\n{self.output[-3000:]}")
-
-    def stop(self) -> None:
-        import signal
-
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                # A warm shutdown sometimes lingers; the tests need no graceful exit.
-                self.process.wait(8)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
 
 
 def free_port() -> int:

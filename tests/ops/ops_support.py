@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -66,32 +62,17 @@ def configured_secrets(stack: Stack) -> dict[str, str]:
     return {k: str(v) for k, v in stack.config.values.items() if v and PROPERTIES[k].secret}
 
 
-class WebServer:
-    """A real ``hub web`` (waitress) in a child process, its output kept for the assertions."""
+class WebServer(support.HubProcess):
+    """A real ``hub web`` (waitress)."""
 
     def __init__(self, config_file: Path):
         self.port = support.free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-        env["HUB_CONFIG"] = str(config_file)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "web", "--host", "127.0.0.1", "--port",
-             str(self.port), "--threads", "8"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(config_file, ["web", "--host", "127.0.0.1", "--port", str(self.port),
+                                       "--threads", "8"])
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            self.lines.append(raw.decode("utf-8", "replace"))
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -106,19 +87,7 @@ class WebServer:
             time.sleep(0.1)
         raise RuntimeError(f"hub web not ready after {timeout}s:\n{self.output[-3000:]}")
 
-    def stop(self) -> None:
-        import signal
 
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-
-
-# -- helpers ----------------------------------------------------------------------------------
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,22 +14,15 @@ from conftest import Stack
 from ops.ops_support import enrollment_sync_message, unique, wait_job
 
 
-class Flower:
+class Flower(support.HubProcess):
+    """A real ``hub flower``."""
+
+    stop_grace = 20.0
+
     def __init__(self, stack: Stack):
         self.port = support.free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-        env["HUB_CONFIG"] = str(stack.config_file)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "flower", "--port", str(self.port),
-             "--address", "127.0.0.1"], env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True)
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            self.lines.append(raw.decode("utf-8", "replace"))
+        super().__init__(stack.config_file, ["flower", "--port", str(self.port),
+                                             "--address", "127.0.0.1"])
 
     def get(self, path: str, auth: Any = None) -> int | None:
         try:
@@ -42,15 +30,6 @@ class Flower:
                                 timeout=5).status_code
         except requests.RequestException:
             return None
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            return self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait(5)
 
 
 @pytest.fixture
