@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO, ClassVar, Protocol, Self, runtime_checkable
@@ -195,6 +195,32 @@ class BaseTransport:
                 fileobj.write(chunk)
                 total += len(chunk)
         return total
+
+    # -- error translation, for implementations over a library -------------------------------
+
+    #: what the library (and the socket layer under it) raises; turned into typed errors
+    lib_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+
+    def _translate(self, exc: BaseException, op: str, name: str) -> TransportError:
+        raise NotImplementedError  # pragma: no cover
+
+    def _on_transient(self) -> None:
+        """Called as a transient error leaves :meth:`_errors` (FTP drops its connection)."""
+
+    @contextmanager
+    def _errors(self, op: str, name: str) -> Iterator[None]:
+        """Run a step of ``op`` on ``name``: library errors come out as typed ones."""
+        try:
+            yield
+        except TransportError as exc:
+            if isinstance(exc, TransientTransportError):
+                self._on_transient()
+            raise
+        except self.lib_errors as exc:
+            err = self._translate(exc, op, name)
+            if isinstance(err, TransientTransportError):
+                self._on_transient()
+            raise err from exc
 
 
 class TranslatingReader(io.RawIOBase):

@@ -76,6 +76,7 @@ class FTPTransport(BaseTransport):
 
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = (
         TransientTransportError, ftplib.error_temp, TimeoutError, ConnectionError, EOFError)
+    lib_errors = _LIB_ERRORS
 
     def __init__(self, host: str, *, port: int = 21, username: str = "anonymous",
                  directory: str = "", password: str = "", tls: bool = False,
@@ -161,20 +162,9 @@ class FTPTransport(BaseTransport):
         # and socket / TLS / EOF errors: the server or the link failed for now.
         return TransientTransportError(f"{what}: {type(exc).__name__}: {exc}")
 
-    @contextmanager
-    def _errors(self, op: str, name: str) -> Iterator[None]:
-        try:
-            yield
-        except TransportError as exc:
-            if isinstance(exc, TransientTransportError):
-                self._disconnect()
-            raise
-        except _LIB_ERRORS as exc:
-            err = self._translate(exc, op, name)
-            if isinstance(err, TransientTransportError):
-                # The control connection's state is unknown (a reply may be pending): drop it.
-                self._disconnect()
-            raise err from exc
+    def _on_transient(self) -> None:
+        # The control connection's state is unknown (a reply may be pending): drop it.
+        self._disconnect()
 
     # -- the interface -----------------------------------------------------------------------
 

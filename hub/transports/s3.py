@@ -112,6 +112,7 @@ class S3Transport(BaseTransport):
 
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = (
         TransientTransportError,) + _TRANSIENT_BOTOCORE
+    lib_errors = _LIB_ERRORS
 
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
                  region: str | None = None, access_key_id: str | None = None,
@@ -160,15 +161,6 @@ class S3Transport(BaseTransport):
     def _key(self, name: str) -> str:
         name = safe_name(name)
         return f"{self.prefix}/{name}" if self.prefix else name
-
-    @contextmanager
-    def _errors(self, op: str, name: str) -> Iterator[None]:
-        try:
-            yield
-        except TransportError:
-            raise
-        except _LIB_ERRORS as exc:
-            raise self._translate(exc, op, name) from exc
 
     def _translate(self, exc: BaseException, op: str, name: str) -> TransportError:
         what = f"{op} {name!r} on {self.display}" if name else f"{op} {self.display}"

@@ -72,6 +72,8 @@ class SFTPTransport(BaseTransport):
     (atomic on the server's filesystem); servers without that extension get a plain rename.
     """
 
+    lib_errors = _LIB_ERRORS
+
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = (
         TransientTransportError, TimeoutError, ConnectionError, EOFError)
 
@@ -218,15 +220,6 @@ class SFTPTransport(BaseTransport):
                                                   socket.gaierror, paramiko.SSHException))):
             return TransientTransportError(f"{what}: {type(exc).__name__}: {exc}")
         return TransportError(f"{what}: {exc}")
-
-    @contextmanager
-    def _errors(self, op: str, name: str) -> Iterator[None]:
-        try:
-            yield
-        except TransportError:
-            raise
-        except _LIB_ERRORS as exc:
-            raise self._translate(exc, op, name) from exc
 
     # -- the interface -----------------------------------------------------------------------
 
