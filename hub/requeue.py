@@ -116,16 +116,22 @@ def _segment(ledger: Ledger, job_id: str | None, kwargs: dict[str, Any]) -> dict
     return None
 
 
+def _resolve(ledger: Ledger, entry_id: str, status: str) -> dict[str, Any]:
+    """Move an OPEN entry to ``status``, once; the entry as it was."""
+    entry = ledger.get_dead_letter(entry_id)
+    if entry is None:
+        raise DeadLetterNotFound(entry_id)
+    if not ledger.resolve_dead_letter(entry_id, status):
+        current = ledger.get_dead_letter(entry_id)
+        raise AlreadyResolved(entry_id, current["status"] if current else "gone")
+    return entry
+
+
 def requeue(ledger: Ledger, entry_id: str, *, by: str = "ops") -> Requeued:
     """Run a dead letter's step again from its stored input. See the module docstring."""
     from tasks.app import celery_app
 
-    entry = ledger.get_dead_letter(entry_id)
-    if entry is None:
-        raise DeadLetterNotFound(entry_id)
-    if not ledger.resolve_dead_letter(entry_id, REQUEUED):
-        current = ledger.get_dead_letter(entry_id)
-        raise AlreadyResolved(entry_id, current["status"] if current else "gone")
+    entry = _resolve(ledger, entry_id, REQUEUED)
     stored = entry["input"] or {}
     args = list(stored.get("args") or [])
     kwargs = dict(stored.get("kwargs") or {})
@@ -195,12 +201,7 @@ def requeue_many(ledger: Ledger, *, flow: str | None = None, since: dt.datetime 
 
 def discard(ledger: Ledger, entry_id: str, *, by: str = "ops") -> None:
     """Give up on a dead letter: OPEN -> DISCARDED, once. The job keeps its FAILED status."""
-    entry = ledger.get_dead_letter(entry_id)
-    if entry is None:
-        raise DeadLetterNotFound(entry_id)
-    if not ledger.resolve_dead_letter(entry_id, DISCARDED):
-        current = ledger.get_dead_letter(entry_id)
-        raise AlreadyResolved(entry_id, current["status"] if current else "gone")
+    entry = _resolve(ledger, entry_id, DISCARDED)
     if entry["job_id"] and ledger.job_exists(entry["job_id"]):
         ledger.add_event(entry["job_id"], "state", "discarded", None,
                          {"deadLetter": entry_id, "step": entry["step"], "by": by})
