@@ -13,6 +13,7 @@ object exists whole or not at all once the upload call returns. A failed ``put``
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import uuid
@@ -64,13 +65,10 @@ class LocalStaging(LocalTransport):
             yield handle  # readers stop at ``end`` themselves (see mappings.csvfiles)
 
 
+@functools.cache
 def _s3_class() -> type:
-    """S3 staging, built lazily so boto3 is imported only by sites that stage on S3."""
-    import botocore.exceptions
-
+    """S3 staging, built once and lazily, so boto3 is imported only by sites that stage on S3."""
     from hub.transports.s3 import S3Transport
-
-    library_errors = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
     class S3Staging(S3Transport):  # type: ignore[misc, valid-type]
         """Staged files under a key prefix of an S3-compatible bucket."""
@@ -84,7 +82,7 @@ def _s3_class() -> type:
             with self._errors("open", name):
                 body = self._s3.get_object(Bucket=self.bucket, Key=key,
                                            Range=f"bytes={start}-{end - 1}")["Body"]
-            stream, _ = reader(body.read, library_errors,
+            stream, _ = reader(body.read, self.lib_errors,
                                lambda e: self._translate(e, "read", name))
             try:
                 yield stream
