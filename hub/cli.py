@@ -298,12 +298,13 @@ def parse_time(value: str | None) -> dt.datetime | None:
     if relative:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
         return dt.datetime.now(dt.UTC) - dt.timedelta(**{unit: int(relative.group(1))})
+    from hub.ledger import parse_iso
+
     try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r}: use ISO 8601 (2026-12-04T10:00:00Z) or 30m, 2h, "
                                  "1d") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _failed_init(config_file: str | None) -> Any:

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-__all__ = ["Ledger", "JobStatus", "utcnow", "iso"]
+__all__ = ["Ledger", "JobStatus", "utcnow", "iso", "parse_iso"]
 
 
 class JobStatus:
@@ -57,6 +57,12 @@ def iso(moment: dt.datetime | None) -> str | None:
     if moment.tzinfo is None:  # SQLite gives naive datetimes back; they were stored as UTC
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> dt.datetime:
+    """An ISO 8601 time (``Z`` allowed; UTC when it names no zone). ValueError otherwise."""
+    moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 metadata = MetaData()

@@ -20,22 +20,11 @@ from hub import runtime
 from hub.auth import require
 from hub.errors import ApiError
 from hub.intake import read_json
-from hub.routes.jobs import parse_since
+from hub.routes.jobs import time_filter
 
 bp = Blueprint("failed", __name__, url_prefix="/api/v1/failed")
 
 STATUSES = ("OPEN", "REQUEUED", "DISCARDED")
-
-
-def _time(value: Any, name: str) -> Any:
-    if value is not None and not isinstance(value, str):
-        raise ApiError(400, "Bad filter", f"{name} must be an ISO 8601 time",
-                       {name: ["must be an ISO 8601 time"]})
-    try:
-        return parse_since(value)
-    except ApiError as exc:
-        raise ApiError(400, "Bad filter", f"{name} must be an ISO 8601 time",
-                       {name: ["must be an ISO 8601 time"]}) from exc
 
 
 def _status_filter(value: str | None) -> str | None:
@@ -75,8 +64,8 @@ def _conflict(exc: rq.AlreadyResolved) -> ApiError:
 def list_failed() -> Response:
     rows = runtime.get().ledger.list_dead_letters(
         flow=request.args.get("flow") or None,
-        since=_time(request.args.get("since"), "since"),
-        until=_time(request.args.get("until"), "until"),
+        since=time_filter(request.args.get("since"), "since"),
+        until=time_filter(request.args.get("until"), "until"),
         status=_status_filter(request.args.get("status")),
         limit=_limit(request.args.get("limit")))
     items = [rq.dead_letter_document(r) for r in rows]
@@ -129,8 +118,8 @@ def requeue_failed_many() -> Response:
         raise ApiError(400, "Invalid message", "flow must be a flow name",
                        {"flow": ["must be a flow name"]})
     result = rq.requeue_many(runtime.get().ledger, flow=flow,
-                             since=_time(data.get("since"), "since"),
-                             until=_time(data.get("until"), "until"), by="api")
+                             since=time_filter(data.get("since"), "since"),
+                             until=time_filter(data.get("until"), "until"), by="api")
     response = jsonify(result.as_dict())
     response.status_code = 503 if result.failed else 200
     return response

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from hub import runtime
 from hub.auth import require
 from hub.errors import ApiError
-from hub.ledger import iso
+from hub.ledger import iso, parse_iso
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
@@ -23,15 +23,17 @@ def job_document(job: dict[str, Any]) -> dict[str, Any]:
             "createdAt": iso(job["created_at"]), "updatedAt": iso(job["updated_at"])}
 
 
-def parse_since(value: str | None) -> dt.datetime | None:
-    if not value:
+def time_filter(value: Any, name: str = "since") -> dt.datetime | None:
+    """A time filter (``name`` is the field a 400 names)."""
+    if value is None or value == "":
         return None
     try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return parse_iso(value)
     except ValueError as exc:
-        raise ApiError(400, "Bad filter", "since must be an ISO 8601 time",
-                       {"since": ["must be an ISO 8601 time"]}) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        raise ApiError(400, "Bad filter", f"{name} must be an ISO 8601 time",
+                       {name: ["must be an ISO 8601 time"]}) from exc
 
 
 @bp.get("/<job_id>")
@@ -53,6 +55,6 @@ def list_jobs() -> Response:
         raise ApiError(400, "Bad filter", "limit must be a number", {"limit": ["not a number"]}) from exc
     rows = runtime.get().ledger.list_jobs(
         flow=request.args.get("flow"), status=request.args.get("status"),
-        since=parse_since(request.args.get("since")), limit=limit,
+        since=time_filter(request.args.get("since")), limit=limit,
         client=None if g.client == "ops" else g.client)
     return jsonify({"jobs": [job_document(r) for r in rows]})
