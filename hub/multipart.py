@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import io
 import logging
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
@@ -269,9 +268,9 @@ def stage_stream(stream: BinaryIO, suffix: str = ".csv") -> dict[str, Any]:
 
 def _spool(part: Part) -> BinaryIO:
     """A file part that came before the message: to a temporary file on disk, not memory."""
-    directory = runtime.get().config.var_dir / "tmp"
-    directory.mkdir(parents=True, exist_ok=True)
-    spool = tempfile.TemporaryFile(dir=directory)
+    from hub.transfers import open_spool
+
+    spool = open_spool(runtime.get().config, "upload")
     while chunk := part.stream.read(CHUNK):
         spool.write(chunk)
     spool.seek(0)
