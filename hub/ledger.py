@@ -30,12 +30,16 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 __all__ = ["Ledger", "JobStatus", "utcnow", "iso", "parse_iso"]
+
+#: the PostgreSQL advisory lock key that serialises schema creation (any fixed 64-bit number)
+_SCHEMA_LOCK = 0x6875622D736368
 
 
 class JobStatus:
@@ -192,15 +196,20 @@ class Ledger:
             self.create_schema()
 
     def create_schema(self) -> None:
-        for attempt in range(3):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except DBAPIError:
-                # Another process (a worker, the door) created a table between create_all's
-                # check and its CREATE; checking again finds it. Anything else fails again.
-                if attempt == 2:
-                    raise
+        """Create the missing tables, one process at a time.
+
+        The door, the workers and Beat all start on the same new database. ``create_all``
+        checks which tables exist and then creates the others, so two processes doing it at once
+        both try some table and one fails. Each takes a database-wide lock first instead: SQLite's
+        write lock (``BEGIN IMMEDIATE``), or a PostgreSQL advisory lock held to the commit.
+        """
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            metadata.create_all(conn)
+            conn.commit()
 
     def dispose(self) -> None:
         """Drop pooled connections; call in a forked child so it never shares its parent's."""
