@@ -44,7 +44,10 @@ def configure_celery(config: Config) -> Celery:
     var = config.var_dir
     _forget_connections()
     transport_options: dict[str, object] = {}
+    transport = None  # from the URL's scheme
     if config.embedded_broker:
+        # kombu's filesystem transport with its races between processes fixed
+        transport = "tasks._embedded_broker:Transport"
         broker_dir = var / "broker"
         for sub in ("queue", "processed", "control"):
             (broker_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -67,6 +70,7 @@ def configure_celery(config: Config) -> Celery:
         var.mkdir(parents=True, exist_ok=True)
     celery_app.conf.update(
         broker_url=config.broker_url,
+        broker_transport=transport,
         result_backend=config.result_backend,
         broker_transport_options=transport_options,
         result_backend_transport_options=transport_options if config.result_backend.startswith(

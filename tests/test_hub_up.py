@@ -64,6 +64,9 @@ def test_hub_up_sandbox_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> N
         support.wait_for(lambda: _status(flower, None) == 401, timeout=60, what="Flower")
         token = base64.b64encode(f"{ops[0]}:{ops[1]}".encode()).decode()
         assert _status(flower, {"Authorization": f"Basic {token}"}) == 200
+        # The workers answer a ping through the embedded broker's control exchange, after
+        # Flower and the worker both bound to it at start (a race that once broke it for good)
+        support.wait_for(lambda: _workers_up(port, ops), timeout=30, what="workers UP on /ops")
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -81,9 +84,16 @@ def test_hub_up_sandbox_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> N
     assert outbound["dacs"]["password"] not in output
     assert outbound["derms"]["client_secret"] not in output
     assert "access_token" not in output
+    assert "Extra data" not in output and "JSONDecodeError" not in output, output[-3000:]
     time.sleep(0.5)
     assert not _healthy(port)  # every child is gone
     assert _status(f"http://127.0.0.1:{sandbox_port}/_sandbox/health", None) is None
+
+
+def _workers_up(port: int, ops: tuple[str, str]) -> bool:
+    page = requests.get(f"http://127.0.0.1:{port}/ops/health", auth=ops, timeout=10).text
+    row = page.split('data-part="workers"', 1)[1].split("</tr>", 1)[0]
+    return "status-succeeded" in row and "UP" in row
 
 
 def _healthy(port: int) -> bool:
