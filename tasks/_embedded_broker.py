@@ -11,8 +11,8 @@ kombu 5.7's transport has three races between processes, all fixed here in a sub
   ping and inspect on that exchange then fails with "Extra data" until the file is deleted: the
   ops health page showed the workers DOWN for the life of the stack (treeverse/dvc-task#73 saw
   the same). Here a bind opens without truncating, locks, then reads, rewrites and truncates
-  under the lock; a table damaged by an older version is read up to its first complete value,
-  and the next bind writes it whole again.
+  under the lock (an unbind too); a table damaged by an older version is read up to its first
+  complete value, and the next bind writes it whole again.
 * **Messages.** kombu creates the message file under its final name and writes it afterwards,
   so a consumer could take the file before the writer finished and read a cut message (then
   the message is gone). Here a message is written under a temporary name that no queue
@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Callable
 from queue import Empty
 from time import monotonic
 from typing import Any
@@ -73,28 +74,54 @@ class Channel(filesystem.Channel):
             raise ChannelError(f"Cannot open {file}") from exc
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        binding = exchange_queue_t(routing_key or "", pattern or "", queue or "")
+
+        def add(bindings: list[exchange_queue_t]) -> None:
+            if binding not in bindings:
+                bindings.insert(0, binding)
+
+        self._change_table(exchange, add, create=True)
+
+    def _delete(self, queue: str, exchange: str, routing_key: str, pattern: str, *args: Any,
+                **kwargs: Any) -> None:
+        self._purge(queue)  # what kombu's virtual channel does for a deleted queue
+        binding = exchange_queue_t(routing_key or "", pattern or "", queue or "")
+
+        def remove(bindings: list[exchange_queue_t]) -> None:
+            if binding in bindings:
+                bindings.remove(binding)
+
+        self._change_table(exchange, remove, create=False)
+
+    def _change_table(self, exchange: str, change: Callable[[list[exchange_queue_t]], None],
+                      *, create: bool) -> None:
+        """Read, change and rewrite an exchange table, all under its exclusive lock."""
         file = self._exchange_file(exchange)
         self.control_folder.mkdir(exist_ok=True)
-        binding = exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        # O_CREAT without O_TRUNC: opening never destroys what another process wrote. A table
+        # just created is empty until its creator writes it under the lock; it reads as [].
+        flags = os.O_RDWR | (os.O_CREAT if create else 0)
         try:
-            # O_CREAT without O_TRUNC: opening never destroys what another process wrote.
-            with os.fdopen(os.open(file, os.O_RDWR | os.O_CREAT, 0o644), "rb+",
-                           buffering=0) as table:
-                lock(table, LOCK_EX)
-                try:
-                    raw = table.read()
-                    bindings = _read_table(raw)
-                    if binding not in bindings:
-                        bindings.insert(0, binding)
-                    data = dumps(bindings).encode()
-                    if data != raw:
-                        table.seek(0)
-                        table.truncate()
-                        table.write(data)
-                finally:
-                    unlock(table)
+            fd = os.open(file, flags, 0o644)
+        except FileNotFoundError:
+            return  # unbinding from a table that is gone: nothing to change
         except OSError as exc:
             raise ChannelError(f"Cannot open {file}") from exc
+        with os.fdopen(fd, "rb+", buffering=0) as table:
+            lock(table, LOCK_EX)
+            try:
+                raw = table.read()
+                bindings = _read_table(raw)
+                change(bindings)
+                data = dumps(bindings).encode()
+                if data != raw:
+                    table.seek(0)
+                    table.truncate()
+                    table.write(data)
+            except OSError as exc:
+                raise ChannelError(f"Cannot write {file}") from exc
+            finally:
+                unlock(table)
 
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"

@@ -67,6 +67,23 @@ def test_a_table_damaged_by_an_older_version_is_read_and_repaired(tmp_path: Path
         "c.celery.pidbox", "a.celery.pidbox"]
 
 
+def test_an_unbind_rewrites_the_table_and_tolerates_an_empty_or_missing_one(
+        tmp_path: Path) -> None:
+    folder = _make_folder(tmp_path)
+    table = folder / "control" / "reply.celery.pidbox.exchange"
+    with _connection(folder) as conn:
+        channel = conn.default_channel
+        channel._delete("x", "reply.celery.pidbox", "", "")  # no table yet: nothing to do
+        assert not table.exists()
+        for queue in ("a", "b"):
+            channel._queue_bind("reply.celery.pidbox", "", "", queue)
+        channel._delete("a", "reply.celery.pidbox", "", "")
+        assert json.loads(table.read_text()) == [["", "", "b"]]
+        table.write_text("")  # as another process's bind leaves it for a moment
+        channel._delete("b", "reply.celery.pidbox", "", "")
+        assert json.loads(table.read_text()) == []
+
+
 def _produce(folder: Path, count: int) -> None:
     with _connection(folder) as conn:
         for i in range(count):
