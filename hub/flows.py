@@ -24,13 +24,15 @@ class Flow:
     mode: str                      # "sync": the door waits for the answer; "async": 202
     summary: str
     task: str                      # the registered name of the first task
-    schema: type[Schema] | None = None
+    schema: type[Schema] | None = None  # what the door validates, and OpenAPI shows
     multipart: bool = False
     answers: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in {"sync", "async"}:
             raise ValueError(f"{self.name}: mode must be sync or async")
+        if self.multipart and self.schema is None:
+            raise ValueError(f"{self.name}: a multipart flow needs the schema of its message part")
 
 
 FLOWS: dict[str, Flow] = {}

@@ -289,14 +289,14 @@ def _discard(key: str) -> None:
         staging.close()
 
 
-def accept_upload(flow: Flow, *, schema: type[Schema],
-                  message_id: Callable[[dict[str, Any]], str | None],
+def accept_upload(flow: Flow, *, message_id: Callable[[dict[str, Any]], str | None],
                   stage: Callable[[BinaryIO], dict[str, Any]] = stage_stream,
                   allow_empty: bool = True) -> Response:
     """Take one multipart ``message`` + ``file`` upload: check, claim, stage, record, enqueue,
     answer (202, or a synchronous flow's answer).
 
-    ``message_id`` gives the idempotency key of a message (an ``Idempotency-Key`` header
+    The ``message`` part is validated with the flow's own schema (the one its OpenAPI entry
+    shows). ``message_id`` gives the idempotency key of a message (an ``Idempotency-Key`` header
     wins); ``stage`` puts the file part in the staging store (and may refuse it, with
     nothing left behind); ``allow_empty=False`` refuses an empty file with 400. The flow's first
     task gets ``message`` (validated) and ``staged`` (what ``stage`` returned, plus
@@ -317,7 +317,7 @@ def accept_upload(flow: Flow, *, schema: type[Schema],
                                {part.name: ["must appear once"]})
             seen.add(part.name)
             if part.name == "message":
-                message = read_json_part(part, schema)
+                message = read_json_part(part, flow.schema)
                 intake = Intake(flow, message_id(message))
                 replay = intake.start()
                 if replay is not None:
@@ -363,8 +363,7 @@ def accept_upload(flow: Flow, *, schema: type[Schema],
                 intake.abort()
 
 
-def accept_csv_upload(flow: Flow, *, schema: type[Schema],
-                      message_id: Callable[[dict[str, Any]], str],
+def accept_csv_upload(flow: Flow, *, message_id: Callable[[dict[str, Any]], str],
                       required: Sequence[str]) -> Response:
     """A file flow's upload: as :func:`accept_upload`, with the CSV header checked (400 naming
     each missing column) before the file is staged. ``staged`` carries ``"empty": True`` for a
@@ -374,4 +373,4 @@ def accept_csv_upload(flow: Flow, *, schema: type[Schema],
         upload = CsvUpload(stream, required)
         return {**stage_stream(upload.stream), "empty": upload.columns is None}
 
-    return accept_upload(flow, schema=schema, message_id=message_id, stage=stage_csv)
+    return accept_upload(flow, message_id=message_id, stage=stage_csv)

@@ -22,7 +22,7 @@ bp = Blueprint(FLOW.name, __name__)
 @bp.post(FLOW.path)
 @require(FLOW.client)
 def common_errors() -> Response:
-    report = load_message(mapping.ErrorReportSchema, read_json())
+    report = load_message(FLOW.schema, read_json())
     report.setdefault("time", iso(utcnow()))
     intake = Intake(FLOW, None)
     return intake.start() or intake.commit(input={"message": report},

@@ -25,5 +25,5 @@ bp = Blueprint(FLOW.name, __name__)
 @require(FLOW.client)
 def common_ftp_transfer() -> Response:
     # No message id: only an Idempotency-Key header makes a replay.
-    return accept_upload(FLOW, schema=mapping.FtpTransferSchema, message_id=lambda m: None,
+    return accept_upload(FLOW, message_id=lambda m: None,
                          stage=lambda stream: stage_stream(stream, suffix=""))

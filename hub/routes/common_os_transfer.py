@@ -24,5 +24,5 @@ bp = Blueprint(FLOW.name, __name__)
 @require(FLOW.client)
 def common_os_transfer() -> Response:
     # No message id: only an Idempotency-Key header makes a replay.
-    return accept_upload(FLOW, schema=mapping.OsTransferSchema, message_id=lambda m: None,
+    return accept_upload(FLOW, message_id=lambda m: None,
                          stage=lambda stream: stage_stream(stream, suffix=""))

@@ -29,7 +29,7 @@ bp = Blueprint(FLOW.name, __name__)
 def run_device_score() -> Response:
     # An empty body (with or without a JSON content type) means "the configured source".
     empty = not request.get_data(cache=True).strip()
-    message = {} if empty else load_message(mapping.DeviceScoreRunSchema, read_json())
+    message = {} if empty else load_message(FLOW.schema, read_json())
     source = message.get("source") or runtime.get().config["dacs.file.target.transfer.pref"]
     intake = Intake(FLOW, None)
     return intake.start() or intake.commit(input={"source": source, "trigger": "run-now"},

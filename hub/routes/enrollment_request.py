@@ -21,7 +21,7 @@ bp = Blueprint(FLOW.name, __name__)
 @bp.post(FLOW.path)
 @require(FLOW.client)
 def enrollment_request() -> Response:
-    message = load_message(mapping.EnrollmentRequestSchema, read_json())
+    message = load_message(FLOW.schema, read_json())
     intake = Intake(FLOW, mapping.message_id(message))
     return intake.start() or intake.commit(input={"message": message},
                                            task_kwargs={"message": message},

@@ -31,5 +31,4 @@ bp = Blueprint(FLOW.name, __name__)
 @bp.post(FLOW.path)
 @require(FLOW.client)
 def event_device_outcome() -> Response:
-    return accept_csv_upload(FLOW, schema=mapping.OutcomeMessageSchema,
-                             message_id=mapping.message_id, required=mapping.REQUIRED)
+    return accept_csv_upload(FLOW, message_id=mapping.message_id, required=mapping.REQUIRED)

@@ -30,5 +30,4 @@ bp = Blueprint(FLOW.name, __name__)
 @bp.post(FLOW.path)
 @require(FLOW.client)
 def event_device_reservation() -> Response:
-    return accept_csv_upload(FLOW, schema=mapping.StageMessageSchema,
-                             message_id=mapping.message_id, required=mapping.REQUIRED)
+    return accept_csv_upload(FLOW, message_id=mapping.message_id, required=mapping.REQUIRED)

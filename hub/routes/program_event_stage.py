@@ -21,7 +21,7 @@ bp = Blueprint(FLOW.name, __name__)
 @bp.post(FLOW.path)
 @require(FLOW.client)
 def program_event_stage() -> Response:
-    message = load_message(mapping.ProgramEventStageSchema, read_json())
+    message = load_message(FLOW.schema, read_json())
     intake = Intake(FLOW, mapping.message_id(message))
     return intake.start() or intake.commit(input={"message": message},
                                            task_kwargs={"message": message})

@@ -24,5 +24,4 @@ bp = Blueprint(FLOW.name, __name__)
 @bp.post(FLOW.path)
 @require(FLOW.client)
 def sp_network_location() -> Response:
-    return accept_upload(FLOW, schema=mapping.SpNetworkLocationSchema,
-                         message_id=lambda m: m["messageId"], allow_empty=False)
+    return accept_upload(FLOW, message_id=lambda m: m["messageId"], allow_empty=False)
