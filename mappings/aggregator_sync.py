@@ -23,7 +23,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from mappings.base import Id, InboundSchema
+from mappings.base import Id, InboundSchema, OptText
 from mappings.enrollment_sync import SendDetailsSchema
 from mappings.program_rule_sync import ack_to_dacs
 
@@ -31,24 +31,22 @@ FLOW = "aggregator_sync"
 
 __all__ = ["FLOW", "AggregatorSyncSchema", "message_id", "to_derms", "ack_to_dacs", "answer"]
 
-_Opt = {"load_default": None, "allow_none": True}
-
 
 class AggregatorInfoSchema(InboundSchema):
-    aggregatorId = fields.String(**_Opt, validate=validate.Length(max=128))
+    aggregatorId = OptText(128)
     aggregatorCode = Id()
-    name = fields.String(**_Opt, validate=validate.Length(max=256))
-    status = fields.String(**_Opt, validate=validate.Length(max=32))
-    headEndSystem = fields.String(**_Opt, validate=validate.Length(max=64))
-    contactName = fields.String(**_Opt, validate=validate.Length(max=256))
-    contactEmail = fields.String(**_Opt, validate=validate.Length(max=254))
-    contactPhone = fields.String(**_Opt, validate=validate.Length(max=64))
+    name = OptText(256)
+    status = OptText(32)
+    headEndSystem = OptText(64)
+    contactName = OptText(256)
+    contactEmail = OptText(254)
+    contactPhone = OptText(64)
 
 
 class AggregatorProgramSchema(InboundSchema):
     programCode = Id()
-    startDateTime = fields.String(**_Opt, validate=validate.Length(max=40))
-    endDateTime = fields.String(**_Opt, validate=validate.Length(max=40))
+    startDateTime = OptText(40)
+    endDateTime = OptText(40)
 
 
 class AggregatorSyncSchema(InboundSchema):

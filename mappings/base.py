@@ -7,7 +7,10 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
-__all__ = ["InboundSchema", "Id", "ack_type", "msg_ack", "now_iso"]
+__all__ = ["InboundSchema", "Id", "OptText", "OPTIONAL", "ack_type", "msg_ack", "now_iso"]
+
+#: the keywords of an optional field: absent or null, it loads as None
+OPTIONAL: dict[str, Any] = {"load_default": None, "allow_none": True}
 
 
 class InboundSchema(Schema):
@@ -21,6 +24,13 @@ def Id(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field type
     """A required, non-empty identifier of sane length."""
     return fields.String(required=kwargs.pop("required", True),
                          validate=validate.Length(min=1, max=kwargs.pop("max", 128)), **kwargs)
+
+
+def OptText(max: int | None = None) -> fields.String:  # noqa: N802 - reads like a field type
+    """An optional string (absent or null loads as None), of at most ``max`` characters."""
+    if max is None:
+        return fields.String(**OPTIONAL)
+    return fields.String(**OPTIONAL, validate=validate.Length(max=max))
 
 
 def now_iso() -> str:

@@ -10,11 +10,9 @@ from typing import Any
 
 from marshmallow import fields
 
-from mappings.base import Id, InboundSchema
+from mappings.base import Id, InboundSchema, OptText
 
 FLOW = "device_status_check"
-
-_Opt = {"load_default": None, "allow_none": True}
 
 
 class CommunicationSchema(InboundSchema):
@@ -24,9 +22,9 @@ class CommunicationSchema(InboundSchema):
 
 
 class StatusCheckDeviceSchema(InboundSchema):
-    division = fields.String(**_Opt)
-    deviceType = fields.String(**_Opt)
-    specification = fields.String(**_Opt)
+    division = OptText()
+    deviceType = OptText()
+    specification = OptText()
     headEndSystem = Id(max=64)
     # DACS spells it ``nicid`` here (the contract's example); DERMS gets ``nicId``.
     nicid = Id()

@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from mappings import lookups as lookup_tables
-from mappings.base import Id, InboundSchema, msg_ack, now_iso
+from mappings.base import OPTIONAL, Id, InboundSchema, OptText, msg_ack, now_iso
 
 FLOW = "enrollment_request"
 
@@ -23,9 +23,6 @@ ALREADY_ENROLLED = "10589"
 DEFAULT_STATUS = "PENDING"
 #: most enrollments in one message; each is one DACS call
 MAX_ENROLLMENTS = 500
-
-_Text = fields.String
-_Opt = {"load_default": None, "allow_none": True}
 
 
 def known_instance(value: str) -> None:
@@ -42,37 +39,37 @@ def DrmsInstanceId(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a
 class EnrollmentCustomerSchema(InboundSchema):
     cisPersonId = Id()
     cisAccountId = Id()
-    name = _Text(**_Opt)
-    email = _Text(**_Opt, validate=validate.Length(max=254))
+    name = OptText()
+    email = OptText(254)
 
 
 class EnrollmentProgramSchema(InboundSchema):
     programCode = Id()
-    cisServiceAgreementId = _Text(**_Opt)
-    startDateTimeISO = _Text(required=True, validate=validate.Length(min=1, max=40))
+    cisServiceAgreementId = OptText()
+    startDateTimeISO = fields.String(required=True, validate=validate.Length(min=1, max=40))
     #: the hub's addition: the status DERMS asks for, mapped by _EnrollmentStatus (default PENDING)
-    enrollmentStatus = _Text(load_default=DEFAULT_STATUS, validate=validate.Length(min=1, max=32))
+    enrollmentStatus = fields.String(load_default=DEFAULT_STATUS, validate=validate.Length(min=1, max=32))
 
 
 class EnrollmentLocationSchema(InboundSchema):
-    cisPremiseId = _Text(**_Opt)
+    cisPremiseId = OptText()
     cisServicePointId = Id()
-    timeZone = _Text(**_Opt)
-    address1 = _Text(**_Opt)
-    address2 = _Text(**_Opt)
-    city = _Text(**_Opt)
-    state = _Text(**_Opt)
-    postal = _Text(**_Opt)
-    country = _Text(**_Opt)
+    timeZone = OptText()
+    address1 = OptText()
+    address2 = OptText()
+    city = OptText()
+    state = OptText()
+    postal = OptText()
+    country = OptText()
 
 
 class EnrollmentAssetSchema(InboundSchema):
-    sequence = fields.Integer(**_Opt, strict=True)
-    assetId = _Text(**_Opt)
+    sequence = fields.Integer(**OPTIONAL, strict=True)
+    assetId = OptText()
     assetType = Id(max=64)
-    make = _Text(**_Opt)
-    model = _Text(**_Opt)
-    serialNo = _Text(**_Opt)
+    make = OptText()
+    model = OptText()
+    serialNo = OptText()
     nicId = Id()
     headEndSystem = Id(max=64)
 

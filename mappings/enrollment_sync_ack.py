@@ -12,23 +12,22 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from mappings.base import Id, InboundSchema
+from mappings.base import Id, InboundSchema, OptText
 from mappings.enrollment_request import DrmsInstanceId
 
 FLOW = "enrollment_sync_ack"
 
 ACK_TYPES = ("SUCCESS", "FAILURE", "ERROR")
-_Opt = {"load_default": None, "allow_none": True}
 
 
 class AckResponseSchema(InboundSchema):
     """One response of a DERMS MsgAck; ``dacsMessageId`` is the DACS id it answers."""
 
-    id = fields.String(**_Opt, validate=validate.Length(max=128))
-    value = fields.String(**_Opt, validate=validate.Length(max=256))
+    id = OptText(128)
+    value = OptText(256)
     responseCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    responseText = fields.String(**_Opt, validate=validate.Length(max=4000))
-    responseTimeISO = fields.String(**_Opt)
+    responseText = OptText(4000)
+    responseTimeISO = OptText()
     dacsMessageId = Id()
 
 
@@ -38,7 +37,7 @@ class MsgAckSchema(InboundSchema):
     messageId = Id(max=256)
     drmsInstanceId = DrmsInstanceId(load_default=None, allow_none=True)
     ackType = fields.String(required=True, validate=validate.OneOf(ACK_TYPES))
-    whenISO = fields.String(**_Opt)
+    whenISO = OptText()
     responses = fields.List(fields.Nested(AckResponseSchema), required=True,
                             validate=validate.Length(min=1, max=1000))
 

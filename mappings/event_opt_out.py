@@ -25,26 +25,24 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from mappings.base import Id, InboundSchema
+from mappings.base import Id, InboundSchema, OptText
 from mappings.device_status_check import CommunicationSchema
 
 FLOW = "event_opt_out"
 
-_Opt = {"load_default": None, "allow_none": True}
-
 
 class OptOutEventSchema(InboundSchema):
-    programEventId = fields.String(**_Opt, validate=validate.Length(max=128))
+    programEventId = OptText(128)
     eventExternalIdentifier = Id()
-    externalIdentifier = fields.String(**_Opt, validate=validate.Length(max=128))
-    programCode = fields.String(**_Opt, validate=validate.Length(max=128))
+    externalIdentifier = OptText(128)
+    programCode = OptText(128)
 
 
 class OptOutDeviceSchema(InboundSchema):
     nicId = Id()
     headEndSystem = Id(max=64)
-    deviceType = fields.String(**_Opt)
-    specification = fields.String(**_Opt)
+    deviceType = OptText()
+    specification = OptText()
 
 
 class EventOptOutSchema(InboundSchema):
@@ -53,9 +51,9 @@ class EventOptOutSchema(InboundSchema):
     sendDetails = fields.Nested(CommunicationSchema, required=True)
     eventInfo = fields.Nested(OptOutEventSchema, required=True)
     preemptiveOptOut = fields.Boolean(load_default=True)
-    optOutDateTime = fields.String(**_Opt, validate=validate.Length(max=40))
-    reason = fields.String(**_Opt, validate=validate.Length(max=1000))
-    cisServicePointId = fields.String(**_Opt, validate=validate.Length(max=128))
+    optOutDateTime = OptText(40)
+    reason = OptText(1000)
+    cisServicePointId = OptText(128)
     controllableDevices = fields.List(fields.Nested(OptOutDeviceSchema), required=True,
                                       validate=validate.Length(min=1, max=1000))
 

@@ -23,33 +23,31 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from mappings.base import Id, InboundSchema
+from mappings.base import Id, InboundSchema, OptText
 from mappings.enrollment_sync import SendDetailsSchema
 from mappings.enrollment_sync_ack import sync_request_update
 
 FLOW = "program_rule_sync"
 
-_Opt = {"load_default": None, "allow_none": True}
-
 
 class ProgramInfoSchema(InboundSchema):
-    programId = fields.String(**_Opt, validate=validate.Length(max=128))
+    programId = OptText(128)
     programCode = Id()
-    description = fields.String(**_Opt, validate=validate.Length(max=1000))
-    programType = fields.String(**_Opt, validate=validate.Length(max=64))
-    status = fields.String(**_Opt, validate=validate.Length(max=32))
-    startDateTime = fields.String(**_Opt, validate=validate.Length(max=40))
-    endDateTime = fields.String(**_Opt, validate=validate.Length(max=40))
+    description = OptText(1000)
+    programType = OptText(64)
+    status = OptText(32)
+    startDateTime = OptText(40)
+    endDateTime = OptText(40)
 
 
 class ProgramRuleSchema(InboundSchema):
     ruleId = Id()
     ruleType = Id(max=64)
-    ruleValue = fields.String(**_Opt, validate=validate.Length(max=256))
-    unit = fields.String(**_Opt, validate=validate.Length(max=32))
-    description = fields.String(**_Opt, validate=validate.Length(max=1000))
-    startDateTime = fields.String(**_Opt, validate=validate.Length(max=40))
-    endDateTime = fields.String(**_Opt, validate=validate.Length(max=40))
+    ruleValue = OptText(256)
+    unit = OptText(32)
+    description = OptText(1000)
+    startDateTime = OptText(40)
+    endDateTime = OptText(40)
 
 
 class ProgramRuleSyncSchema(InboundSchema):
