@@ -25,7 +25,7 @@ from marshmallow import fields, validate
 
 from mappings.base import Id, InboundSchema, OptText
 from mappings.enrollment_sync import SendDetailsSchema
-from mappings.program_rule_sync import ack_to_dacs
+from mappings.enrollment_sync_ack import ack_to_dacs
 
 FLOW = "aggregator_sync"
 

@@ -1,8 +1,9 @@
 """Enrollment Sync Ack (DERMS -> DACS): DERMS's MsgAck -> DACS Sync Request Update.
 
 Also home of what every "sync ack" shares: the inbound MsgAck schema (used by Device Status Ack
-too) and :func:`sync_request_update`, the DACS body built from a MsgAck (used by the internal acks
-of Program Rule Sync and Aggregator Sync).
+too), :func:`sync_request_update`, the DACS body built from a MsgAck, and :func:`ack_to_dacs`,
+the same from DERMS's answer to an update (the internal acks of Program Rule Sync and Aggregator
+Sync).
 """
 
 from __future__ import annotations
@@ -80,6 +81,16 @@ def sync_request_update(sync_request_id: str, ack_type: str | None,
                     and r.get("value") not in (None, "")}
     return {"syncRequestId": sync_request_id, "hasError": has_error,
             "exceptionInfo": exception_info, "externalIds": external_ids}
+
+
+def ack_to_dacs(sync_request_id: str, derms_answer: Any) -> dict[str, Any]:
+    """DERMS's answer to the update -> the DACS Sync Request Update body.
+
+    DERMS answered 200, so a body that is not a MsgAck still counts as taken (SUCCESS, no ids).
+    """
+    answer = derms_answer if isinstance(derms_answer, dict) else {}
+    responses = [r for r in answer.get("responses") or [] if isinstance(r, dict)]
+    return sync_request_update(sync_request_id, answer.get("ackType"), responses)
 
 
 def to_dacs(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -25,9 +25,11 @@ from marshmallow import fields, validate
 
 from mappings.base import Id, InboundSchema, OptText
 from mappings.enrollment_sync import SendDetailsSchema
-from mappings.enrollment_sync_ack import sync_request_update
+from mappings.enrollment_sync_ack import ack_to_dacs
 
 FLOW = "program_rule_sync"
+
+__all__ = ["FLOW", "ProgramRuleSyncSchema", "message_id", "to_derms", "ack_to_dacs", "answer"]
 
 
 class ProgramInfoSchema(InboundSchema):
@@ -81,16 +83,6 @@ def to_derms(message: dict[str, Any]) -> dict[str, Any]:
                    "startDateTimeISO": r.get("startDateTime"),
                    "endDateTimeISO": r.get("endDateTime")} for r in message["programRules"]],
     }
-
-
-def ack_to_dacs(sync_request_id: str, derms_answer: Any) -> dict[str, Any]:
-    """DERMS's answer to the update -> the DACS Sync Request Update body.
-
-    DERMS answered 200, so a body that is not a MsgAck still counts as taken (SUCCESS, no ids).
-    """
-    answer = derms_answer if isinstance(derms_answer, dict) else {}
-    responses = [r for r in answer.get("responses") or [] if isinstance(r, dict)]
-    return sync_request_update(sync_request_id, answer.get("ackType"), responses)
 
 
 def answer(message: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Aggregator Sync (DACS -> DERMS), and its internal ack back to DACS.
 
-The same two steps as Program Rule Sync (``tasks/program_rule_sync.py``), with DERMS
-``/update-aggregator``: ``aggregator_sync.send`` answers DACS 200 once DERMS took it and enqueues
-``aggregator_sync.ack`` (its own job, ``<job id>.ack``), which PATCHes the DACS Sync Request.
+The same two steps as Program Rule Sync (``tasks/program_rule_sync.py``; both use
+``tasks/_sync_request_ack.py``), with DERMS ``/update-aggregator``: ``aggregator_sync.send``
+answers DACS 200 once DERMS took it and enqueues ``aggregator_sync.ack`` (its own job,
+``<job id>.ack``), which PATCHes the DACS Sync Request.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from mappings import aggregator_sync as mapping
+from tasks._sync_request_ack import enqueue_ack, send_ack
 from tasks.app import celery_app
 from tasks.base import HubTask, call
-from tasks.program_rule_sync import enqueue_ack, send_ack
 
 
 @celery_app.task(bind=True, base=HubTask, name="aggregator_sync.send", flow=mapping.FLOW)
