@@ -59,6 +59,11 @@ def _read_table(raw: bytes) -> list[exchange_queue_t]:
 
 
 class Channel(filesystem.Channel):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # once here, not on every poll: _get renames messages into it
+        os.makedirs(self.processed_folder, exist_ok=True)
+
     def get_table(self, exchange: str) -> list[exchange_queue_t]:
         file = self._exchange_file(exchange)
         try:
@@ -142,7 +147,6 @@ class Channel(filesystem.Channel):
     def _get(self, queue: str) -> Any:
         wanted = f"{queue}.msg"
         taken_folder = self.processed_folder
-        os.makedirs(taken_folder, exist_ok=True)
         for name in sorted(os.listdir(self.data_folder_in)):
             if name.partition(".")[2] != wanted:
                 continue

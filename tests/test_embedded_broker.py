@@ -135,3 +135,11 @@ def test_every_message_arrives_whole_and_once_while_being_written(
     assert sorted(got) == list(range(count))  # each message once, none lost
     assert list((folder / "queue").iterdir()) == []
     assert list((folder / "processed").iterdir()) == []  # taken messages are deleted once read
+
+
+def test_a_channel_makes_the_folder_it_takes_messages_into(tmp_path: Path) -> None:
+    (tmp_path / "queue").mkdir()
+    with _connection(tmp_path) as conn:
+        conn.default_channel._put("hub", {"i": 1})
+        assert conn.default_channel._get("hub") == {"i": 1}
+    assert (tmp_path / "processed").is_dir()
